@@ -1,1 +1,73 @@
-"""posestore."""
+"""Writers: the store's tables back to files, one module per format."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import orjson
+
+from posestore import schema
+from posestore.errors import StoreError
+
+WRITERS = ("coco",)
+"""Formats posestore writes (``--format``)."""
+
+
+def safe_relative(path: str, out: Path) -> Path:
+    """``out / path`` when ``path`` stays inside ``out``; a path that would escape it is refused."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise StoreError(f"refusing to write {path!r}: it would land outside {out}")
+    target = (out / Path(*p.parts)).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise StoreError(f"refusing to write {path!r}: it would land outside {out}")
+    return target
+
+
+def write_dataset(
+    parts: dict[str, schema.Tables], info: dict, out: Path, fmt: str, progress=None
+) -> list[Path]:
+    """Write each split's tables in ``fmt`` under ``out``; returns the files written."""
+    if fmt not in WRITERS:
+        raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
+    meta = info["metadata"]
+    if fmt == "coco":
+        return _write_coco(parts, meta, out, progress)
+    raise AssertionError(fmt)
+
+
+def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress) -> list[Path]:
+    from .coco import coco_document
+
+    split_meta = meta.get("splits", {}) if meta.get("format") == "coco" else {}
+    if out.suffix.lower() == ".json":
+        if len(parts) != 1:
+            raise StoreError(
+                f"{out} is one file but the dataset has {len(parts)} splits ({', '.join(parts)}); "
+                "pass --split, or give a folder"
+            )
+        (split, tables), = parts.items()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(orjson.dumps(coco_document(tables, split_meta.get(split))))
+        return [out]
+    documents = {}
+    for split, tables in parts.items():
+        if progress:
+            progress(f"writing {split}", 0, 0)
+        rel = split_meta.get(split, {}).get("path") or f"{split}.json"
+        documents[rel] = orjson.dumps(coco_document(tables, split_meta.get(split)))
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for rel, data in documents.items():
+                safe_relative(rel, out.parent)
+                zf.writestr(str(PurePosixPath(rel)), data)
+        return [out]
+    written = []
+    for rel, data in documents.items():
+        target = safe_relative(rel, out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+    return written

@@ -1,0 +1,606 @@
+"""COCO keypoints JSON → Tables, and the COCO family as flavours of one reader.
+
+Flavours (``metadata.flavor``): plain COCO, PoseSOR (``class_id``,
+``visiting_order`` per annotation), CVAT "COCO Keypoints" exports (a ``.zip`` read
+in place, or the bare JSON; per-annotation ``attributes``), PartImageNet (part
+categories, segmentation only). They differ only in which fields they carry; every
+field the tables do not name is kept in ``attributes`` or the dataset metadata,
+so that ``queries.export.coco`` writes the same document back.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from posestore import jsonnum, schema
+from posestore.errors import SourceError
+from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
+
+from ._records import (
+    MISSING,
+    Overrides,
+    ids_column,
+    int_column,
+    key_order,
+    present_mask,
+    resolve_refs,
+    string_column,
+    type_mask,
+    unknown_keys,
+    values,
+)
+
+_SPLIT_PREFIXES = ("person_keypoints_", "instances_", "image_info_", "keypoints_")
+
+
+def split_name(path: str, task: str | None = None) -> str:
+    """The split a COCO file holds, from its name: ``person_keypoints_val2017.json`` → ``val2017``."""
+    stem = PurePosixPath(path).name.rsplit(".", 1)[0]
+    for prefix in (*_SPLIT_PREFIXES, *((f"{task}_",) if task else ())):
+        if stem.startswith(prefix) and len(stem) > len(prefix):
+            stem = stem[len(prefix) :]
+            break
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip("._-")
+    return name or "default"
+
+
+def parse_json(data: bytes, file: str) -> dict:
+    """Parse a COCO document; a syntax error names the file and the byte where it broke."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise SourceError(file, None, f"not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise SourceError(file, None, f"expected a JSON object at the top, got {type(doc).__name__}")
+    return doc
+
+
+def coco_files(root: Path) -> list[tuple[str, str | None]]:
+    """COCO JSON files under a dataset root, as (path relative to the root, task folder).
+
+    A PoseSOR root (``assr/assr_train.json``, ``irsr/irsr_test.json``) has one task per
+    folder; a COCO root (``annotations/person_keypoints_val2017.json``) has one, ``None``.
+    Where a folder has ``person_keypoints_*`` files, its other COCO tasks (``instances_*``,
+    ``captions_*``) are left out.
+    """
+    found = sorted(
+        p for p in root.rglob("*.json")
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and "images" not in p.relative_to(root).parts[:-1]
+    )
+    keypoint_folders = {p.parent for p in found if p.name.startswith("person_keypoints_")}
+    out = []
+    for p in found:
+        if p.parent in keypoint_folders and not p.name.startswith("person_keypoints_"):
+            continue
+        folder = p.parent.relative_to(root).as_posix()
+        out.append((p.relative_to(root).as_posix(), None if folder in (".", "annotations") else folder))
+    return out
+
+
+def coco_tasks(root: Path) -> list[str | None]:
+    """The task folders of a dataset root (``[None]`` for a plain COCO root)."""
+    tasks = sorted({task for _, task in coco_files(root)}, key=lambda t: (t is not None, t or ""))
+    if not tasks:
+        raise SourceError(root, None, "no COCO JSON files found in this folder")
+    return tasks
+
+
+def read_coco(
+    source: str | Path,
+    dataset: str,
+    split: str | None = None,
+    flavor: str | None = None,
+    task: str | None = None,
+) -> Iterator[schema.Tables]:
+    """Read a COCO-family source: a JSON file, a CVAT ``.zip``, or a dataset root folder.
+
+    Yields one bundle of tables per split file: ``images``, ``instances``,
+    ``keypoints``, ``frames``, ``categories`` and a one-row ``datasets`` whose
+    ``metadata`` describes that split. ``split`` names the split of a single file;
+    ``task`` picks one task folder of a root that has several (PoseSOR ``assr``).
+    """
+    source = Path(source)
+    if source.is_dir():
+        files = [(rel, t) for rel, t in coco_files(source) if t == task]
+        if not files:
+            raise SourceError(source, None, "no COCO JSON files found in this folder")
+        for rel, _ in files:
+            name = split if (split and len(files) == 1) else split_name(rel, task.rsplit("/", 1)[-1] if task else None)
+            yield read_coco_document(
+                parse_json((source / rel).read_bytes(), str(source / rel)),
+                str(source / rel), dataset, name, rel, flavor,
+                image_root=_image_root(source, task, name),
+            )
+    elif zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            members = sorted(
+                n for n in zf.namelist() if n.endswith(".json") and not n.startswith("__MACOSX")
+            )
+            if not members:
+                raise SourceError(source, None, "the zip holds no JSON annotation file")
+            for member in members:
+                where = f"{source}!{member}"
+                name = split if (split and len(members) == 1) else split_name(member)
+                yield read_coco_document(
+                    parse_json(zf.read(member), where), where, dataset, name, member,
+                    flavor or "cvat", image_root="images" if any(
+                        n.startswith("images/") for n in zf.namelist()) else None, container="zip",
+                )
+    else:
+        yield read_coco_document(
+            parse_json(source.read_bytes(), str(source)), str(source), dataset,
+            split or split_name(source.name), source.name, flavor, image_root=None,
+        )
+
+
+def _image_root(root: Path, task: str | None, split: str) -> str | None:
+    """Where a split's images are, relative to the root, when they are there."""
+    base = root / task if task else root
+    for candidate in (base / "images" / split, root / "images" / split, base / split, base / "images"):
+        if candidate.is_dir():
+            return candidate.relative_to(root).as_posix()
+    return None
+
+
+def detect_flavor(doc: dict) -> str:
+    """Which member of the COCO family a document looks like."""
+    anns = doc.get("annotations") or []
+    first = anns[0] if anns and isinstance(anns[0], dict) else {}
+    if "visiting_order" in first or "class_id" in first:
+        return "posesor"
+    licenses = doc.get("licenses")
+    if (
+        isinstance(licenses, list) and licenses == [{"name": "", "id": 0, "url": ""}]
+    ) or "attributes" in first:
+        return "cvat"
+    if anns and not any("keypoints" in a for a in anns[:1000] if isinstance(a, dict)):
+        cats = doc.get("categories") or []
+        if cats and all(isinstance(c, dict) and "keypoints" not in c for c in cats):
+            return "partimagenet" if any(c.get("supercategory") for c in cats) else "coco-detection"
+    return "coco"
+
+
+def _section(doc: dict, key: str, file: str) -> list:
+    value = doc.get(key, MISSING)
+    if value is MISSING:
+        if key == "images":
+            near = [k for k in doc if k.rstrip("s") == "image" or k.lower() == "images"]
+            hint = f" (found {near[0]!r}; COCO names it 'images')" if near else ""
+            raise SourceError(file, None, f"the top-level key 'images' is missing{hint}")
+        return []
+    if not isinstance(value, list):
+        raise SourceError(file, key, f"expected a list, got {type(value).__name__}")
+    bad = ~type_mask(value, dict)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SourceError(file, f"{key}[{i}]", f"expected an object, got {type(value[i]).__name__}")
+    return value
+
+
+def read_coco_document(
+    doc: dict,
+    file: str,
+    dataset: str,
+    split: str,
+    path: str,
+    flavor: str | None = None,
+    image_root: str | None = None,
+    container: str | None = None,
+) -> schema.Tables:
+    """Flatten one parsed COCO document into the store's tables (pure, no I/O)."""
+    images_raw = _dedupe_images(_section(doc, "images", file), file)
+    anns = _section(doc, "annotations", file)
+    cats = _section(doc, "categories", file)
+    styles: dict[str, list[str]] = {}
+
+    images, image_lookup, image_ids = _images(images_raw, file, dataset, split)
+    categories = _categories(cats, file, dataset, styles)
+    instances, keypoints = _annotations(anns, file, dataset, split, image_ids, image_lookup, categories, styles)
+    frames = _frames(dataset, split, image_ids, instances, keypoints)
+
+    split_meta = {
+        "path": path,
+        "top": {k: v for k, v in doc.items() if k not in COCO_SECTIONS},
+        "key_order": {
+            "top": list(doc),
+            "images": key_order(images_raw),
+            "annotations": key_order(anns),
+            "categories": key_order(cats),
+        },
+        "styles": styles,
+        "category_ids": categories.column("category_id").to_pylist(),
+    }
+    if image_root:
+        split_meta["image_root"] = image_root
+    metadata = {
+        "format": "coco",
+        "flavor": flavor or detect_flavor(doc),
+        "splits": {split: split_meta},
+    }
+    if container:
+        metadata["container"] = container
+    return {
+        "images": images,
+        "instances": instances,
+        "keypoints": keypoints,
+        "frames": frames,
+        "categories": categories,
+        "datasets": schema.conform(
+            "datasets",
+            {"dataset": [dataset], "format": ["coco"], "metadata": [orjson.dumps(metadata).decode()]},
+        ),
+    }
+
+
+def _dedupe_images(images: list[dict], file: str) -> list[dict]:
+    """Drop repeated identical image entries (with a warning); differing repeats are an error."""
+    ids = [im.get("id") for im in images]
+    if len(set(map(_hashable, ids))) == len(ids):
+        return images
+    first: dict = {}
+    keep = []
+    dropped = 0
+    for i, (key, im) in enumerate(zip(map(_hashable, ids), images)):
+        if key not in first:
+            first[key] = i
+            keep.append(im)
+            continue
+        j = first[key]
+        if orjson.dumps(im, option=orjson.OPT_SORT_KEYS) != orjson.dumps(images[j], option=orjson.OPT_SORT_KEYS):
+            raise SourceError(
+                file, f"images[{i}].id", f"duplicate id {ids[i]!r} (also images[{j}]) with different fields"
+            )
+        dropped += 1
+    warnings.warn(
+        SourceWarning(f"{file}: images repeats {dropped} identical entries; each image is kept once"),
+        stacklevel=2,
+    )
+    return keep
+
+
+def _hashable(v: object) -> object:
+    return (type(v).__name__, v) if isinstance(v, (int, str, float, bool, type(None))) else repr(v)
+
+
+def _check_unique(ids: np.ndarray, file: str, where: str) -> None:
+    if len(ids) < 2:
+        return
+    order = np.argsort(ids, kind="stable")
+    same = ids[order][1:] == ids[order][:-1]
+    if same.any():
+        k = int(np.flatnonzero(same)[0])
+        i, j = sorted((int(order[k]), int(order[k + 1])))
+        raise SourceError(file, f"{where}[{j}].id", f"duplicate id {ids[j]} (also {where}[{i}])")
+
+
+def _dumps(d: dict) -> bytes:
+    return orjson.dumps(d)
+
+
+def _images(images: list[dict], file: str, dataset: str, split: str):
+    n = len(images)
+    over = Overrides(n)
+    ids, lookup = ids_column(values(images, "id"), file, "images", "id", over)
+    _check_unique(ids, file, "images")
+    cols: dict = {"dataset": [dataset] * n, "split": [split] * n, "image_id": ids}
+    for key in ("file_name", "coco_url", "flickr_url", "date_captured"):
+        cols[key] = string_column(values(images, key), key, over)
+    for key in ("width", "height", "license"):
+        v, ok = int_column(values(images, key), key, over)
+        cols[key] = pa.array(v, mask=~ok)
+    cols["num_frames"] = np.ones(n, dtype=np.int32)
+    for i, k in unknown_keys(images, COCO_RECORD_KEYS["images"]):
+        over.add_value(i, k, images[i][k])
+    cols["attributes"] = over.json_column(_dumps)
+    return schema.conform("images", cols), lookup, ids
+
+
+def _categories(cats: list[dict], file: str, dataset: str, styles: dict) -> pa.Table:
+    n = len(cats)
+    over = Overrides(n)
+    ids, _ = ids_column(values(cats, "id"), file, "categories", "id", over)
+    _check_unique(ids, file, "categories")
+    cols: dict = {"dataset": [dataset] * n, "category_id": ids, "kind": ["object"] * n}
+    for key in ("name", "supercategory"):
+        cols[key] = string_column(values(cats, key), key, over)
+
+    names = values(cats, "keypoints")
+    is_list = type_mask(names, list)
+    good = is_list & np.fromiter(
+        (ok and all(type(s) is str for s in v) for v, ok in zip(names, is_list)), dtype=bool, count=n
+    )
+    over.add("keypoints", names, present_mask(names) & ~good)
+    cols["keypoints"] = pa.array([v if ok else None for v, ok in zip(names, good)], type=pa.list_(pa.string()))
+
+    skel = values(cats, "skeleton")
+    cols["skeleton"] = _int_pairs(skel, "skeleton", over)
+    for i, k in unknown_keys(cats, COCO_RECORD_KEYS["categories"]):
+        over.add_value(i, k, cats[i][k])
+    cols["attributes"] = over.json_column(_dumps)
+    return schema.conform("categories", cols)
+
+
+def _int_pairs(vals: list, key: str, over: Overrides) -> pa.Array:
+    """A skeleton: a list of integer pairs; anything else is kept as an override."""
+    is_list = type_mask(vals, list)
+    out: list = [None] * len(vals)
+    for i in np.flatnonzero(is_list):
+        v = vals[i]
+        if all(type(p) is list and all(type(j) is int for j in p) for p in v):
+            out[i] = v
+    good = np.array([o is not None for o in out], dtype=bool)
+    over.add(key, vals, present_mask(vals) & ~good)
+    try:
+        return pa.array(out, type=pa.list_(pa.list_(pa.int64())))
+    except (pa.ArrowInvalid, OverflowError):
+        over.add(key, vals, good)
+        return pa.nulls(len(vals), pa.list_(pa.list_(pa.int64())))
+
+
+def _numeric_lists(vals: list, mask: np.ndarray, depth: int, key: str, over: Overrides):
+    """Scan the records in ``mask`` as numeric lists; records that are not are overrides.
+
+    Returns ``(column, index)``: the scanned column and the record index of each of
+    its rows, or ``(None, empty)``.
+    """
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return None, idx
+    subset = [vals[i] for i in idx]
+    try:
+        return jsonnum.scan_lists(subset, depth), idx
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        good = np.zeros(len(idx), dtype=bool)
+        for k, v in enumerate(subset):
+            try:
+                jsonnum.scan_lists([v], depth)
+                good[k] = True
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+                pass
+        over.add(key, vals, _scatter(len(vals), idx[~good]))
+        if not good.any():
+            return None, idx[:0]
+        return jsonnum.scan_lists([subset[k] for k in np.flatnonzero(good)], depth), idx[good]
+
+
+def _scatter(n: int, idx: np.ndarray) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _numeric_scalars(vals: list, key: str, over: Overrides, styles: dict, style_key: str):
+    """A float column with its style; records it cannot reproduce become overrides."""
+    numeric = type_mask(vals, int, float)
+    present = present_mask(vals)
+    over.add(key, vals, present & ~numeric)
+    col = jsonnum.scan_scalars([v if ok else None for v, ok in zip(vals, numeric)])
+    (style,), failing = jsonnum.choose_style(col, present=numeric)
+    if numeric.any():
+        styles[style_key] = style
+    over.add(key, vals, failing & numeric)
+    return pa.array(col.values, mask=~numeric)
+
+
+def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories, styles):
+    n = len(anns)
+    over = Overrides(n)
+    ids, _ = ids_column(values(anns, "id"), file, "annotations", "id", over)
+    _check_unique(ids, file, "annotations")
+
+    image_ref = values(anns, "image_id")
+    if not present_mask(image_ref).all():
+        i = int(np.flatnonzero(~present_mask(image_ref))[0])
+        raise SourceError(file, f"annotations[{i}]", "has no image_id")
+    img = resolve_refs(image_ref, image_lookup, file, "annotations", "image_id", over)
+    known = np.isin(img, image_ids)
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise SourceError(
+            file, f"annotations[{i}].image_id", f"refers to image {image_ref[i]!r}, which the file does not have"
+        )
+    cat_raw = values(anns, "category_id")
+    cat, cat_ok = int_column(cat_raw, "category_id", over)
+    cols: dict = {
+        "dataset": [dataset] * n,
+        "split": [split] * n,
+        "instance_id": ids,
+        "image_id": img,
+        "category_id": pa.array(cat, mask=~cat_ok),
+    }
+    crowd, crowd_ok = int_column(values(anns, "iscrowd"), "iscrowd", over, np.int8, bool_as_int=True)
+    cols["iscrowd"] = pa.array(crowd, mask=~crowd_ok)
+    nk, nk_ok = int_column(values(anns, "num_keypoints"), "num_keypoints", over, np.int32)
+    cols["num_keypoints"] = pa.array(nk, mask=~nk_ok)
+    cols["area"] = _numeric_scalars(values(anns, "area"), "area", over, styles, "annotations.area")
+    cols["score"] = _numeric_scalars(values(anns, "score"), "score", over, styles, "annotations.score")
+    cols.update(_bbox(values(anns, "bbox"), over, styles))
+    cols.update(_segmentation(values(anns, "segmentation"), over, styles))
+
+    kp_cols, keypoints = _keypoints(anns, file, dataset, split, ids, img, cat, over, styles)
+    cols.update(kp_cols)
+    for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
+        over.add_value(i, k, anns[i][k])
+    cols["attributes"] = over.json_column(_dumps)
+    return schema.conform("instances", cols), keypoints
+
+
+def _bbox(vals: list, over: Overrides, styles: dict) -> dict:
+    n = len(vals)
+    is_list = type_mask(vals, list)
+    four = is_list & np.fromiter((ok and len(v) == 4 for v, ok in zip(vals, is_list)), bool, count=n)
+    over.add("bbox", vals, present_mask(vals) & ~four)
+    col, idx = _numeric_lists(vals, four, 1, "bbox", over)
+    out = {k: np.full(n, np.nan) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")}
+    valid = np.zeros(n, dtype=bool)
+    if col is not None:
+        (style,), failing = jsonnum.choose_style(col)
+        styles["annotations.bbox"] = style
+        over.add("bbox", vals, _scatter(n, idx[failing]))
+        xywh = col.values.reshape(-1, 4)
+        for j, k in enumerate(out):
+            out[k][idx] = xywh[:, j]
+        valid[idx] = True
+    return {k: pa.array(v, mask=~valid) for k, v in out.items()}
+
+
+def _segmentation(vals: list, over: Overrides, styles: dict) -> dict:
+    n = len(vals)
+    present = present_mask(vals)
+    is_poly = type_mask(vals, list)
+    is_dict = type_mask(vals, dict)
+    seg_type = np.full(n, None, dtype=object)
+    size: list = [None] * n
+    counts_str: list = [None] * n
+    counts_list: list = [None] * n
+
+    col, idx = _numeric_lists(vals, is_poly, 2, "segmentation", over)
+    if col is not None:
+        (style,), failing = jsonnum.choose_style(col)
+        styles["annotations.segmentation"] = style
+        over.add("segmentation", vals, _scatter(n, idx[failing]))
+        seg_type[idx] = "polygons"
+        polygons_arr = _take_into(col.arrow, idx, n)
+    else:
+        polygons_arr = pa.nulls(n, pa.list_(pa.list_(pa.float64())))
+
+    rle_ok = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(is_dict):
+        rle = vals[i]
+        s, c = rle.get("size"), rle.get("counts")
+        if (
+            set(rle) == {"size", "counts"}
+            and type(s) is list
+            and len(s) == 2
+            and all(type(x) is int for x in s)
+        ):
+            if type(c) is str:
+                seg_type[i], size[i], counts_str[i] = "rle_compressed", s, c
+                rle_ok[i] = True
+            elif type(c) is list and all(type(x) is int for x in c):
+                seg_type[i], size[i], counts_list[i] = "rle", s, c
+                rle_ok[i] = True
+    over.add("segmentation", vals, present & ~(is_poly | rle_ok))
+    return {
+        "segmentation_type": seg_type,
+        "polygons": polygons_arr,
+        "rle_size": pa.array(size, type=pa.list_(pa.int64())),
+        "rle_counts": pa.array(counts_str, type=pa.large_string()),
+        "rle_counts_list": pa.array(counts_list, type=pa.large_list(pa.int64())),
+    }
+
+
+def _take_into(arr: pa.Array, idx: np.ndarray, n: int) -> pa.Array:
+    """An array of length ``n`` with ``arr[k]`` at ``idx[k]`` and nulls elsewhere."""
+    where = np.full(n, -1, dtype=np.int64)
+    where[idx] = np.arange(len(idx))
+    indices = pa.array(where, mask=where < 0)
+    return arr.take(indices)
+
+
+def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, styles: dict):
+    n = len(anns)
+    vals = values(anns, "keypoints")
+    is_list = type_mask(vals, list)
+    present = present_mask(vals)
+    if (present & ~is_list).any():
+        i = int(np.flatnonzero(present & ~is_list)[0])
+        raise SourceError(file, f"annotations[{i}].keypoints", f"expected a list, got {type(vals[i]).__name__}")
+    num_joints = np.zeros(n, dtype=np.int32)
+    col, idx = _numeric_lists(vals, is_list, 1, "keypoints", over)
+    if len(idx) != is_list.sum():
+        bad = sorted(set(np.flatnonzero(is_list)) - set(idx.tolist()))[0]
+        raise SourceError(file, f"annotations[{bad}].keypoints", "holds values that are not numbers")
+    if col is None:
+        return {"num_joints": pa.array(num_joints, mask=~present)}, schema.empty("keypoints")
+
+    lengths = np.diff(col.offsets)
+    not3 = lengths % 3 != 0
+    if not3.any():
+        i = int(idx[np.flatnonzero(not3)[0]])
+        raise SourceError(
+            file, f"annotations[{i}].keypoints", f"has {lengths[not3][0]} values, expected a multiple of 3 (x, y, v per joint)"
+        )
+    _check_lengths_per_category(lengths, cat[idx], idx, file)
+    num_joints[idx] = lengths // 3
+
+    slots = (col.slot(3) == 2).astype(np.int8)
+    (coord_style, vis_style), failing = jsonnum.choose_style(col, slots=slots)
+    xyv = col.values.reshape(-1, 3)
+    coords = xyv[:, :2].ravel()
+    inexact = jsonnum.f32_inexact(coords).reshape(-1, 2).any(axis=1)
+    vis = xyv[:, 2]
+    vis_ok = np.isfinite(vis) & (np.floor(vis) == vis) & (vis >= -128) & (vis <= 127)
+    joint_record = np.repeat(np.arange(len(idx)), lengths // 3)
+    bad_joint = inexact | ~vis_ok
+    failing |= np.bincount(joint_record[bad_joint], minlength=len(idx)) > 0
+    over.add("keypoints", vals, _scatter(n, idx[failing]))
+    styles["annotations.keypoints"] = [coord_style, vis_style]
+
+    per = lengths // 3
+    inst_rows = idx[joint_record]
+    starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+    joint = np.arange(len(joint_record)) - np.repeat(starts, per)
+    keypoints = schema.conform(
+        "keypoints",
+        {
+            "dataset": pa.array(np.full(len(joint), dataset, dtype=object), pa.string()),
+            "split": pa.array(np.full(len(joint), split, dtype=object), pa.string()),
+            "image_id": img[inst_rows],
+            "instance_id": ids[inst_rows],
+            "frame": np.zeros(len(joint), dtype=np.int32),
+            "joint": joint.astype(np.int16),
+            "x": xyv[:, 0].astype(np.float32),
+            "y": xyv[:, 1].astype(np.float32),
+            "visibility": pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
+        },
+    )
+    return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints
+
+
+def _check_lengths_per_category(lengths: np.ndarray, cats: np.ndarray, idx: np.ndarray, file: str) -> None:
+    """Within a category every non-empty keypoints list has the same length (the most common one)."""
+    nonempty = lengths > 0
+    for c in np.unique(cats[nonempty]):
+        mine = nonempty & (cats == c)
+        values_, counts = np.unique(lengths[mine], return_counts=True)
+        if len(values_) > 1:
+            expected = values_[np.argmax(counts)]
+            k = int(np.flatnonzero(mine & (lengths != expected))[0])
+            raise SourceError(
+                file, f"annotations[{idx[k]}].keypoints", f"has {lengths[k]} values, expected {expected}"
+            )
+
+
+def _frames(dataset: str, split: str, image_ids: np.ndarray, instances: pa.Table, keypoints: pa.Table) -> pa.Table:
+    """One frame row per still image, counting instances with a labelled joint."""
+    n = len(image_ids)
+    counts = np.zeros(n, dtype=np.int32)
+    if len(keypoints):
+        vis = keypoints.column("visibility").to_numpy(zero_copy_only=False)
+        labelled = keypoints.filter(pa.array(np.nan_to_num(vis.astype(np.float64)) > 0))
+        pairs = np.unique(
+            np.stack([labelled.column("image_id").to_numpy(), labelled.column("instance_id").to_numpy()]), axis=1
+        )
+        order = np.argsort(image_ids)
+        pos = order[np.searchsorted(image_ids, pairs[0], sorter=order)]
+        counts = np.bincount(pos, minlength=n).astype(np.int32)
+    return schema.conform(
+        "frames",
+        {
+            "dataset": [dataset] * n,
+            "split": [split] * n,
+            "image_id": image_ids,
+            "frame": np.zeros(n, dtype=np.int32),
+            "num_instances": counts,
+        },
+    )

@@ -1,0 +1,210 @@
+"""Exact JSON numbers in bulk.
+
+A JSON number is an int token (``40``) or a float token (``40.0``, ``354.69``);
+parsed-value equality with types kept needs both the value and the kind back on
+export. Storing a kind per value would double the keypoints table, so posestore
+stores a *style* per field and file instead, and keeps the source value of the
+rare record that breaks its file's style:
+
+- ``canonical``: a value is written as an int when it is integral, else as a
+  float (what JavaScript and MATLAB writers produce, and the original COCO files);
+- ``float``: every value is written as a float (what Python writers produce from
+  float arrays: ``[0.0, 2.0]``).
+
+Everything here works on whole columns with NumPy: the token kinds come from
+scanning the ``orjson`` serialisation of a column, not from a Python loop per value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+CANONICAL = "canonical"
+FLOAT = "float"
+STYLES = (CANONICAL, FLOAT)
+
+_MAX_EXACT_INT = 2.0**53
+
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[ord("["), ord("]"), ord(",")]] = True
+_FLOATY = np.zeros(256, dtype=bool)
+_FLOATY[[ord("."), ord("e"), ord("E")]] = True
+_NOT_A_NUMBER = np.zeros(256, dtype=bool)  # first byte of true, false, null
+_NOT_A_NUMBER[[ord("t"), ord("f"), ord("n")]] = True
+
+
+def token_kinds(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Kinds of the scalar tokens of a JSON array of numbers, in document order.
+
+    ``text`` is compact JSON of nested arrays of numbers, booleans and nulls (as
+    ``orjson.dumps`` writes it). Returns ``(is_float, not_a_number)``, one entry per
+    scalar token.
+    """
+    if not text:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    b = np.frombuffer(text, dtype=np.uint8)
+    sep = _SEPARATOR[b]
+    start = ~sep
+    start[1:] &= sep[:-1]
+    token_of_byte = np.cumsum(start) - 1
+    n = int(token_of_byte[-1] + 1) if len(b) else 0
+    not_a_number = _NOT_A_NUMBER[b[start]]
+    is_float = np.zeros(n, dtype=bool)
+    is_float[token_of_byte[_FLOATY[b] & ~sep]] = True
+    is_float &= ~not_a_number
+    return is_float, not_a_number
+
+
+@dataclass
+class NumberColumn:
+    """A column of numeric lists, flattened: what the store keeps and what it must restore."""
+
+    values: np.ndarray  # float64, every scalar in document order (NaN for null)
+    offsets: np.ndarray  # int64, len(records) + 1: record i owns values[offsets[i]:offsets[i+1]]
+    is_float: np.ndarray  # bool per value: the source wrote a float token
+    not_a_number: np.ndarray  # bool per value: true, false or null in a numeric list
+    arrow: pa.Array  # the column as Arrow lists of float64 (nesting kept)
+
+    def slot(self, period: int) -> np.ndarray:
+        """Position of each value within its record, modulo ``period``."""
+        record = np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+        return (np.arange(len(self.values)) - self.offsets[record]) % period
+
+
+def scan_lists(records: list, depth: int = 1) -> NumberColumn:
+    """Flatten a column of numeric lists (``depth`` 1: ``[1, 2.5]``; 2: ``[[1, 2], [3]]``).
+
+    Raises ``pa.ArrowInvalid`` or ``TypeError`` when a record holds something other
+    than numbers, booleans and nulls (a string, a dict); the caller names the record.
+    """
+    item = pa.float64()
+    for _ in range(depth):
+        item = pa.list_(item)
+    arrow = pa.array(records, type=item)
+    offsets = np.asarray(arrow.offsets, dtype=np.int64)
+    values = arrow.values
+    for _ in range(depth - 1):
+        inner = np.asarray(values.offsets, dtype=np.int64)
+        offsets = inner[offsets]
+        values = values.values
+    flat = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    is_float, not_a_number = token_kinds(orjson.dumps(records))
+    if len(is_float) != len(flat):  # a nested level deeper than expected
+        raise TypeError("nested deeper than expected")
+    return NumberColumn(flat, offsets, is_float, not_a_number, arrow)
+
+
+def scan_scalars(values: list) -> NumberColumn:
+    """Flatten a column of scalars (one per record; ``None`` for records without it)."""
+    arrow = pa.array(values, type=pa.float64())
+    flat = arrow.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    is_float, not_a_number = token_kinds(orjson.dumps(values))
+    present = ~np.isnan(flat) | ~not_a_number
+    return NumberColumn(
+        flat, np.arange(len(values) + 1, dtype=np.int64), is_float & present, not_a_number, arrow
+    )
+
+
+def style_failures(column: NumberColumn, style: str) -> np.ndarray:
+    """Per value: True where writing the stored value in ``style`` would not give the source token."""
+    v = column.values
+    integral = np.isfinite(v) & (np.floor(v) == v)
+    unsafe_int = ~column.is_float & (np.abs(v) >= _MAX_EXACT_INT)
+    if style == CANONICAL:
+        kind_wrong = column.is_float == integral
+    else:
+        kind_wrong = ~column.is_float
+    return kind_wrong | unsafe_int | column.not_a_number | ~np.isfinite(v)
+
+
+def records_failing(column: NumberColumn, value_fails: np.ndarray) -> np.ndarray:
+    """Reduce a per-value mask to a per-record mask (any value fails)."""
+    n = len(column.offsets) - 1
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    record = np.repeat(np.arange(n), np.diff(column.offsets))
+    return np.bincount(record[value_fails], minlength=n) > 0
+
+
+def choose_style(
+    column: NumberColumn, present: np.ndarray | None = None, slots: np.ndarray | None = None
+) -> tuple[list[str], np.ndarray]:
+    """The style per slot class that fits most records, and the records it does not fit.
+
+    ``slots`` gives each value a class (keypoints: 0 for coordinates, 1 for
+    visibility), each with its own style. ``present`` restricts the vote to records
+    that have the field. Returns ``(styles, failing)``: one style per class and a
+    per-record mask of records whose source form the styles cannot reproduce.
+    """
+    classes = 1 if slots is None else int(slots.max(initial=0)) + 1
+    n = len(column.offsets) - 1
+    failing = np.zeros(n, dtype=bool)
+    styles = []
+    for c in range(classes):
+        in_class = np.ones(len(column.values), bool) if slots is None else slots == c
+        best = None
+        for style in STYLES:
+            fails = records_failing(column, style_failures(column, style) & in_class)
+            if present is not None:
+                fails &= present
+            if best is None or fails.sum() < best[1].sum():
+                best = (style, fails)
+        styles.append(best[0])
+        failing |= best[1]
+    return styles, failing
+
+
+def f32_inexact(values: np.ndarray) -> np.ndarray:
+    """Per value: True where the float32 the store keeps cannot give the source value back.
+
+    The writer prints a float32 with its shortest repr (``354.69``), so a value
+    survives exactly when that repr parses back to the source float64.
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    back = f32_as_f64(values.astype(np.float32))
+    return ~((back == values) | (np.isnan(back) & np.isnan(values)))
+
+
+def f32_as_f64(values: np.ndarray) -> np.ndarray:
+    """float32 values as the float64 their shortest repr denotes (354.69f → 354.69)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.all():
+        text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+        return np.asarray(orjson.loads(text), dtype=np.float64)
+    out = values.astype(np.float64)
+    out[finite] = f32_as_f64(values[finite])
+    return out
+
+
+def as_json_numbers(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarray:
+    """Python numbers for ``orjson``: ints where integral and not ``as_float``, else floats.
+
+    Returns an object array of the same shape, ready for ``.tolist()``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = values.astype(object)
+    integral = np.isfinite(values) & (np.floor(values) == values)
+    make_int = integral & ~np.asarray(as_float, dtype=bool)
+    if make_int.any():
+        out[make_int] = values[make_int].astype(np.int64)
+    return out
+
+
+def split_by_offsets(flat: np.ndarray, offsets: np.ndarray) -> list:
+    """Nested Python lists from a flat object array and record offsets."""
+    if len(offsets) <= 1:
+        return []
+    lengths = np.diff(offsets)
+    if len(lengths) and (lengths == lengths[0]).all():
+        width = int(lengths[0])
+        if width == 0:
+            return [[] for _ in range(len(lengths))]
+        return flat[offsets[0] : offsets[-1]].reshape(-1, width).tolist()
+    return [part.tolist() for part in np.split(flat[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0])]

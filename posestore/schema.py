@@ -1,0 +1,168 @@
+"""The store's tables as Arrow schemas, declared once.
+
+Every table is a Hive-partitioned Parquet dataset
+``<store>/<table>/dataset=<name>/split=<split>/*.parquet`` (catalogs:
+``<store>/<table>/dataset=<name>/*.parquet``). The partition columns are also
+stored inside the files so that any engine reads them with stable types.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+Tables = dict[str, pa.Table]
+"""A bundle of tables of this schema: what readers yield and writers take."""
+
+JSON = pa.string()
+"""JSON documents are stored as UTF-8 text (DuckDB: ``attributes::JSON``)."""
+
+DATASET = pa.field("dataset", pa.string(), nullable=False)
+SPLIT = pa.field("split", pa.string(), nullable=False)
+
+DATASETS = pa.schema(
+    [
+        DATASET,
+        pa.field("format", pa.string()),  # coco, pyskl, fashionai
+        pa.field("source", pa.string()),  # what was ingested (path as given)
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
+        pa.field("num_images", pa.int64()),
+        pa.field("num_instances", pa.int64()),
+        pa.field("num_keypoints", pa.int64()),
+        pa.field("num_frames", pa.int64()),
+        pa.field("num_categories", pa.int64()),
+        pa.field("metadata", JSON),  # top-level fields, split files, number styles
+    ]
+)
+
+CATEGORIES = pa.schema(
+    [
+        DATASET,
+        pa.field("category_id", pa.int64()),
+        pa.field("name", pa.string()),
+        pa.field("supercategory", pa.string()),
+        pa.field("kind", pa.string()),  # object | action
+        pa.field("keypoints", pa.list_(pa.string())),  # joint names in joint order
+        pa.field("skeleton", pa.list_(pa.list_(pa.int64()))),  # as the source gives them
+        pa.field("attributes", JSON),
+    ]
+)
+
+IMAGES = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("image_id", pa.int64()),
+        pa.field("file_name", pa.string()),
+        pa.field("width", pa.int64()),
+        pa.field("height", pa.int64()),
+        pa.field("num_frames", pa.int32()),
+        pa.field("label", pa.int64()),
+        pa.field("license", pa.int64()),
+        pa.field("coco_url", pa.string()),
+        pa.field("flickr_url", pa.string()),
+        pa.field("date_captured", pa.string()),
+        pa.field("attributes", JSON),
+    ]
+)
+
+INSTANCES = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("instance_id", pa.int64()),
+        pa.field("image_id", pa.int64()),
+        pa.field("category_id", pa.int64()),
+        pa.field("track", pa.int32()),
+        pa.field("iscrowd", pa.int8()),
+        pa.field("area", pa.float64()),
+        pa.field("bbox_x", pa.float64()),
+        pa.field("bbox_y", pa.float64()),
+        pa.field("bbox_w", pa.float64()),
+        pa.field("bbox_h", pa.float64()),
+        pa.field("num_keypoints", pa.int32()),
+        # joints the instance carries (null: the source has no keypoints field)
+        pa.field("num_joints", pa.int32()),
+        pa.field("score", pa.float64()),
+        # segmentation: polygons | rle (counts as a list) | rle_compressed (counts as a string)
+        pa.field("segmentation_type", pa.string()),
+        pa.field("polygons", pa.list_(pa.list_(pa.float64()))),
+        pa.field("rle_size", pa.list_(pa.int64())),
+        pa.field("rle_counts", pa.large_string()),
+        pa.field("rle_counts_list", pa.large_list(pa.int64())),
+        pa.field("attributes", JSON),
+    ]
+)
+
+KEYPOINTS = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("image_id", pa.int64()),
+        pa.field("instance_id", pa.int64()),
+        pa.field("frame", pa.int32()),
+        pa.field("joint", pa.int16()),
+        pa.field("x", pa.float32()),
+        pa.field("y", pa.float32()),
+        pa.field("z", pa.float32()),
+        pa.field("visibility", pa.int8()),  # 0 absent, 1 occluded, 2 visible (COCO)
+        pa.field("score", pa.float32()),
+    ]
+)
+
+FRAMES = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("image_id", pa.int64()),
+        pa.field("frame", pa.int32()),
+        pa.field("num_instances", pa.int32()),
+        pa.field("attributes", JSON),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "datasets": DATASETS,
+    "categories": CATEGORIES,
+    "images": IMAGES,
+    "instances": INSTANCES,
+    "keypoints": KEYPOINTS,
+    "frames": FRAMES,
+}
+"""Every table of a store, by name."""
+
+CATALOGS = ("datasets", "categories")
+"""Tables partitioned by dataset only."""
+
+SPLIT_TABLES = ("images", "instances", "keypoints", "frames")
+"""Tables partitioned by dataset and split."""
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""Dataset and split names: plain identifiers, never paths."""
+
+
+def empty(table: str) -> pa.Table:
+    """An empty table of the named schema."""
+    return SCHEMAS[table].empty_table()
+
+
+def conform(table: str, data: pa.Table | dict) -> pa.Table:
+    """Cast ``data`` to the named schema: columns in schema order, missing ones null."""
+    schema = SCHEMAS[table]
+    if isinstance(data, dict):
+        n = max((len(v) for v in data.values()), default=0)
+        columns = []
+        for field in schema:
+            value = data.get(field.name)
+            if value is None:
+                columns.append(pa.nulls(n, field.type))
+            elif isinstance(value, (pa.Array, pa.ChunkedArray)):
+                columns.append(value.cast(field.type) if value.type != field.type else value)
+            else:
+                columns.append(pa.array(value, type=field.type))
+        return pa.Table.from_arrays(columns, schema=schema)
+    missing = [f.name for f in schema if f.name not in data.column_names]
+    for name in missing:
+        data = data.append_column(schema.field(name), pa.nulls(len(data), schema.field(name).type))
+    return data.select(schema.names).cast(schema)

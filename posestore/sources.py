@@ -1,0 +1,62 @@
+"""What a source is: its format, and the datasets an ingest of it writes."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from posestore import schema
+from posestore.errors import SourceError
+
+FORMATS = ("coco",)
+"""Formats posestore reads (``--format``)."""
+
+
+@dataclass
+class Plan:
+    """One dataset an ingest writes: its name, format, and how to read its tables."""
+
+    dataset: str
+    format: str
+    read: Callable[[], Iterator[schema.Tables]]
+
+
+def default_name(source: Path) -> str:
+    """A dataset name from a source path: ``person_keypoints_val2017.json`` → ``person_keypoints_val2017``."""
+    stem = source.name if source.is_dir() else source.name.split(".", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")
+    return name or "dataset"
+
+
+def detect_format(source: Path) -> str:
+    """The format of a file, zip or folder, from its names and first bytes."""
+    if source.is_dir():
+        if any(source.rglob("*.json")):
+            return "coco"
+        raise SourceError(source, None, "found no annotation files (COCO .json) in this folder")
+    suffix = source.suffix.lower()
+    if suffix == ".json" or zipfile.is_zipfile(source):
+        return "coco"
+    raise SourceError(source, None, f"cannot tell the format of {source.name!r}; pass --format ({', '.join(FORMATS)})")
+
+
+def plan(source: Path, format: str | None = None, dataset: str | None = None, split: str | None = None) -> list[Plan]:  # noqa: A002
+    """The datasets an ingest of ``source`` writes."""
+    fmt = format or detect_format(source)
+    if fmt not in FORMATS:
+        raise SourceError(source, None, f"unknown format {fmt!r}; posestore reads {', '.join(FORMATS)}")
+    name = dataset or default_name(source)
+    if fmt == "coco":
+        from posestore.ingest.coco import coco_tasks, read_coco
+
+        tasks = coco_tasks(source) if source.is_dir() else [None]
+        if len(tasks) > 1:
+            return [
+                Plan(f"{name}-{task}", fmt, lambda task=task: read_coco(source, f"{name}-{task}", split, task=task))
+                for task in tasks
+            ]
+        return [Plan(name, fmt, lambda: read_coco(source, name, split, task=tasks[0]))]
+    raise AssertionError(fmt)

@@ -1,0 +1,467 @@
+"""The store: open / ingest (read → check → write aside → atomic swap) / sql / scan / export.
+
+Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-0.parquet``,
+catalogs ``<store>/<table>/dataset=<name>/part-0.parquet``. posestore's own
+bookkeeping lives in ``<store>/.posestore/``: a lock file, transactions being
+written (``txn/<id>/``, laid out like the store) and their journals.
+
+A dataset is replaced by renaming whole partition folders: every new file is
+written inside the transaction folder first, so queries never see a half-written
+file. A journal written before the first rename makes the swap complete on the
+next open if the process dies in the middle of it; a transaction without a
+journal is discarded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from posestore import schema
+from posestore.errors import SelectionError, SourceError, StoreError
+
+META_DIR = ".posestore"
+LOCK_FILE = "lock"
+TXN_DIR = "txn"
+JOURNAL = "JOURNAL.json"
+PART_FILE = "part-0.parquet"
+DEFAULT_STORE = "posestore-data"
+
+Progress = Callable[[str, int, int], None]
+"""``progress(message, done, total)``: called as ingest and export advance."""
+
+
+@dataclass
+class Ingested:
+    """What an ingest wrote: one entry per dataset."""
+
+    dataset: str
+    format: str
+    counts: dict[str, int] = field(default_factory=dict)
+    splits: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  # noqa: A001
+    """Open the store at ``path`` (default ``$POSESTORE_STORE`` or ``./posestore-data``).
+
+    Finishes or discards any transaction an earlier process left behind.
+    """
+    root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
+    if not root.exists():
+        if not create:
+            raise StoreError(f"no store at {root}")
+        root.mkdir(parents=True)
+    elif not root.is_dir():
+        raise StoreError(f"{root} is not a folder")
+    return Store(root)
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    """A dataset or split name must be a plain identifier, never a path."""
+    if not isinstance(name, str) or not schema.NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise StoreError(
+            f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return name
+
+
+def partition_dir(root: Path, table: str, dataset: str, split: str | None = None) -> Path:
+    d = root / table / f"dataset={dataset}"
+    return d if split is None else d / f"split={split}"
+
+
+class Store:
+    """A posestore folder. Use ``posestore.open(path)``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        (self.root / META_DIR / TXN_DIR).mkdir(parents=True, exist_ok=True)
+        self._con = None
+        with self._locked():
+            self._recover()
+
+    def __repr__(self) -> str:
+        return f"posestore.Store({str(self.root)!r})"
+
+    # -- transactions -------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.root / META_DIR / LOCK_FILE).open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        for txn in sorted((self.root / META_DIR / TXN_DIR).iterdir()):
+            journal = txn / JOURNAL
+            if journal.exists():
+                self._apply(txn, orjson.loads(journal.read_bytes()))
+            shutil.rmtree(txn, ignore_errors=True)
+
+    def _apply(self, txn: Path, journal: dict) -> None:
+        """Swap the transaction's partitions in; idempotent, so recovery can run it again."""
+        trash = txn / "trash"
+        for dataset, tables in journal["datasets"].items():
+            for table in schema.SCHEMAS:
+                live = partition_dir(self.root, table, dataset)
+                staged = partition_dir(txn, table, dataset)
+                if staged.exists():
+                    if live.exists():
+                        _rename(live, partition_dir(trash, table, dataset))
+                    _rename(staged, live)
+                elif table not in tables and live.exists():
+                    _rename(live, partition_dir(trash, table, dataset))
+
+    def _commit(self, txn: Path, datasets: dict[str, list[str]]) -> None:
+        journal = txn / JOURNAL
+        tmp = txn / (JOURNAL + ".tmp")
+        tmp.write_bytes(orjson.dumps({"datasets": datasets}))
+        _fsync(tmp)
+        with self._locked():
+            os.replace(tmp, journal)
+            _fsync_dir(txn)
+            self._apply(txn, {"datasets": datasets})
+        shutil.rmtree(txn, ignore_errors=True)
+        self._refresh()
+
+    def _new_txn(self) -> Path:
+        txn = self.root / META_DIR / TXN_DIR / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        txn.mkdir(parents=True)
+        return txn
+
+    # -- catalog --------------------------------------------------------------
+
+    def datasets(self) -> pa.Table:
+        """The ``datasets`` table (one row per dataset)."""
+        return self._read("datasets")
+
+    def dataset_names(self) -> list[str]:
+        return sorted(p.name.split("=", 1)[1] for p in (self.root / "datasets").glob("dataset=*"))
+
+    def dataset_info(self, dataset: str) -> dict:
+        """The dataset's ``datasets`` row as a dict, with ``metadata`` parsed."""
+        check_name(dataset)
+        d = partition_dir(self.root, "datasets", dataset)
+        if not d.exists():
+            known = ", ".join(self.dataset_names()) or "none"
+            raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
+        row = pq.read_table(d / PART_FILE).to_pylist()[0]
+        row["metadata"] = orjson.loads(row["metadata"] or "{}")
+        return row
+
+    def _read(self, table: str, dataset: str | None = None, split: str | None = None) -> pa.Table:
+        base = self.root / table if dataset is None else partition_dir(self.root, table, dataset, split)
+        files = sorted(base.rglob("*.parquet")) if base.exists() else []
+        if not files:
+            return schema.empty(table)
+        return schema.conform(table, pa.concat_tables(pq.read_table(f) for f in files))
+
+    # -- ingest ---------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: str | os.PathLike,
+        format: str | None = None,  # noqa: A002
+        dataset: str | None = None,
+        split: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[Ingested]:
+        """Ingest a source file, zip or dataset root; replaces datasets of the same name atomically.
+
+        Returns one ``Ingested`` per dataset written (a PoseSOR root holds one per task).
+        Raises ``SourceError`` naming the file and record on bad input, leaving the
+        store as it was.
+        """
+        from posestore import sources
+
+        source = Path(source)
+        if not source.exists():
+            raise SourceError(source, None, "no such file or folder")
+        if split is not None:
+            check_name(split, "split")
+        plans = sources.plan(source, format=format, dataset=dataset, split=split)
+        for plan in plans:
+            check_name(plan.dataset)
+        txn = self._new_txn()
+        done: list[Ingested] = []
+        try:
+            for plan in plans:
+                start = time.perf_counter()
+                written = self._stage(txn, plan.dataset, plan.format, str(source), plan.read(), progress)
+                written.seconds = time.perf_counter() - start
+                done.append(written)
+            self._commit(txn, {w.dataset: list(w.counts) for w in done})
+        finally:
+            shutil.rmtree(txn, ignore_errors=True)
+        return done
+
+    def _stage(
+        self, txn: Path, dataset: str, fmt: str, source: str, parts: Iterable[schema.Tables], progress
+    ) -> Ingested:
+        """Write each split's tables into the transaction; merge the catalogs; return the counts."""
+        counts = {t: 0 for t in schema.SCHEMAS}
+        categories: pa.Table | None = None
+        metadata: dict = {}
+        splits: list[str] = []
+        seen_ids: dict[str, pa.Array] = {}
+        for part in parts:
+            meta = orjson.loads(part["datasets"]["metadata"][0].as_py())
+            for split in meta.get("splits", {}):
+                if split in splits:
+                    raise SourceError(source, None, f"two files give split {split!r}")
+                check_name(split, "split")
+                splits.append(split)
+            for key in ("images", "instances"):
+                _check_ids_across_splits(part[key], key, seen_ids, source)
+            for table in schema.SPLIT_TABLES:
+                tb = part[table]
+                counts[table] += len(tb)
+                for split in _splits_of(tb):
+                    rows = tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
+                    if progress:
+                        progress(f"writing {dataset}/{split} {table}", 0, 0)
+                    _write(partition_dir(txn, table, dataset, split) / PART_FILE, schema.conform(table, rows))
+            categories = _merge_categories(categories, part["categories"], source)
+            metadata = _merge_metadata(metadata, meta)
+        categories = categories if categories is not None else schema.empty("categories")
+        counts["categories"] = len(categories)
+        if len(categories):
+            _write(partition_dir(txn, "categories", dataset) / PART_FILE, categories)
+        row = {
+            "dataset": [dataset],
+            "format": [fmt],
+            "source": [source],
+            "ingested_at": [datetime.now(timezone.utc)],
+            "num_images": [counts["images"]],
+            "num_instances": [counts["instances"]],
+            "num_keypoints": [counts["keypoints"]],
+            "num_frames": [counts["frames"]],
+            "num_categories": [counts["categories"]],
+            "metadata": [orjson.dumps(metadata).decode()],
+        }
+        _write(partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row))
+        counts["datasets"] = 1
+        tables = [t for t, c in counts.items() if c]
+        return Ingested(dataset, fmt, {t: counts[t] for t in tables}, splits)
+
+    def rm(self, dataset: str) -> None:
+        """Remove a dataset from every table, atomically."""
+        self.dataset_info(dataset)
+        txn = self._new_txn()
+        try:
+            self._commit(txn, {dataset: []})
+        finally:
+            shutil.rmtree(txn, ignore_errors=True)
+
+    # -- query ----------------------------------------------------------------
+
+    @property
+    def connection(self):
+        """A DuckDB connection with a view per table (and the convenience views)."""
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+            self._refresh()
+        return self._con
+
+    def _refresh(self) -> None:
+        if self._con is None:
+            return
+        for table in schema.SCHEMAS:
+            pattern = self.table_glob(table)
+            if any((self.root / table).glob("dataset=*/**/*.parquet")):
+                self._con.execute(
+                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
+                    f"'{_sql_str(pattern)}', hive_partitioning = false, union_by_name = true)"
+                )
+            else:
+                empty = schema.empty(table)
+                self._con.register(f"_empty_{table}", empty)
+                self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
+
+    def table_glob(self, table: str) -> str:
+        """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
+        depth = "*" if table in schema.CATALOGS else "*/*"
+        return str(self.root / table / depth / "*.parquet")
+
+    def sql(self, query: str, params: list | None = None):
+        """Run SQL over the store's tables; returns a DuckDB relation (``.pl()``, ``.arrow()``)."""
+        return self.connection.sql(query, params=params)
+
+    def scan(self, table: str):
+        """A Polars LazyFrame over one table."""
+        import polars as pl
+
+        if table not in schema.SCHEMAS:
+            raise StoreError(f"no table {table!r}; tables: {', '.join(schema.SCHEMAS)}")
+        if not any((self.root / table).glob("dataset=*/**/*.parquet")):
+            return pl.from_arrow(schema.empty(table)).lazy()
+        return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
+
+    # -- selection and export -------------------------------------------------
+
+    def select_images(
+        self, dataset: str, split: str | None = None, where: str | None = None, query: str | None = None
+    ) -> pa.Table:
+        """``(split, image_id)`` of the images a predicate over ``images`` or a query selects."""
+        self.dataset_info(dataset)
+        if where and query:
+            raise SelectionError("give --where or --query, not both")
+        params: list = [dataset]
+        sql = "SELECT split, image_id FROM images WHERE dataset = ?"
+        if split:
+            sql += " AND split = ?"
+            params.append(split)
+        if where:
+            sql += f" AND ({where})"
+        if query:
+            sql = (
+                f"SELECT i.split, i.image_id FROM ({sql}) i "
+                f"SEMI JOIN ({query}) q ON q.image_id = i.image_id"
+            )
+        try:
+            return arrow_table(self.sql(sql, params=params))
+        except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message
+            raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from None
+
+    def split_tables(self, dataset: str, split: str, image_ids: pa.Array | None = None) -> schema.Tables:
+        """One split's tables (all of it, or the given images with everything that hangs off them)."""
+        out: schema.Tables = {}
+        for table in schema.SPLIT_TABLES:
+            tb = self._read(table, dataset, split)
+            if image_ids is not None:
+                tb = tb.filter(pc.is_in(tb["image_id"], image_ids))
+            out[table] = tb
+        out["categories"] = self._read("categories", dataset)
+        return out
+
+    def export(
+        self,
+        dataset: str,
+        out: str | os.PathLike,
+        split: str | None = None,
+        format: str | None = None,  # noqa: A002
+        where: str | None = None,
+        query: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[Path]:
+        """Write a dataset, a split or a selection in its native format (or ``format``).
+
+        Returns the files written. OUT is a file when one split is written to a
+        single-file format (``out.json``), else a folder laid out as the source was.
+        """
+        from posestore.queries.export import write_dataset
+
+        info = self.dataset_info(dataset)
+        if split is not None:
+            check_name(split, "split")
+            if split not in info["metadata"].get("splits", {}):
+                raise StoreError(f"dataset {dataset!r} has no split {split!r}")
+        selected = None
+        if where or query:
+            selected = self.select_images(dataset, split, where, query)
+        splits = [split] if split else list(info["metadata"].get("splits", {}))
+        parts = {}
+        for s in splits:
+            ids = None
+            if selected is not None:
+                ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
+            parts[s] = self.split_tables(dataset, s, ids)
+        return write_dataset(parts, info, Path(out), format or info["format"], progress=progress)
+
+
+def arrow_table(relation) -> pa.Table:
+    """A DuckDB relation's result as an Arrow table (``.arrow()`` is a reader in DuckDB 2)."""
+    result = relation.arrow()
+    return result.read_all() if hasattr(result, "read_all") else result
+
+
+def _check_ids_across_splits(tb: pa.Table, key: str, seen: dict, source: str) -> None:
+    col = "image_id" if key == "images" else "instance_id"
+    ids = tb[col].combine_chunks()
+    if key in seen and len(ids):
+        clash = pc.is_in(ids, seen[key])
+        if pc.any(clash).as_py():
+            first = ids.filter(clash)[0].as_py()
+            raise SourceError(
+                source, None,
+                f"{col} {first} appears in two splits; ids must be unique within a dataset "
+                "(ingest the files as separate datasets with --dataset)",
+            )
+        seen[key] = pa.concat_arrays([seen[key], ids])
+    else:
+        seen[key] = ids
+
+
+def _splits_of(tb: pa.Table) -> list[str]:
+    return pc.unique(tb["split"]).to_pylist() if len(tb) else []
+
+
+def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.Table:
+    if have is None:
+        return new
+    known = {r["category_id"]: r for r in have.to_pylist()}
+    keep = []
+    for i, r in enumerate(new.to_pylist()):
+        old = known.get(r["category_id"])
+        if old is None:
+            keep.append(i)
+        elif old != r:
+            raise SourceError(
+                source, f"categories[{i}]",
+                f"category {r['category_id']} differs between split files; ingest them as separate datasets",
+            )
+    return pa.concat_tables([have, new.take(keep)]) if keep else have
+
+
+def _merge_metadata(have: dict, new: dict) -> dict:
+    if not have:
+        return new
+    merged = dict(have)
+    merged["splits"] = {**have.get("splits", {}), **new.get("splits", {})}
+    return merged
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync(path)
+
+
+def _rename(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+
+
+def _sql_str(s: str) -> str:
+    return s.replace("'", "''")

@@ -1,0 +1,198 @@
+"""Tables → COCO keypoints JSON: the exact inverse of ``posestore.ingest.coco``.
+
+Numbers come back in their file's style (``posestore.jsonnum``), fields the
+source lacked stay absent, and whatever the columns cannot say is taken from
+``attributes``. Columns become Python lists in bulk; the only Python loops are
+over records, to assemble the dicts ``orjson`` serialises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posestore import jsonnum, schema
+
+_IMAGE_COLUMNS = {
+    "id": "image_id",
+    "file_name": "file_name",
+    "width": "width",
+    "height": "height",
+    "license": "license",
+    "coco_url": "coco_url",
+    "flickr_url": "flickr_url",
+    "date_captured": "date_captured",
+}
+_CATEGORY_COLUMNS = {
+    "id": "category_id",
+    "name": "name",
+    "supercategory": "supercategory",
+    "keypoints": "keypoints",
+    "skeleton": "skeleton",
+}
+_TOP_SECTIONS = ("images", "annotations", "categories")
+
+
+def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict:
+    """The COCO document for one split's tables.
+
+    ``split_meta`` is the split's entry of the dataset metadata (``top``,
+    ``key_order``, ``styles``, ``category_ids``); without it, a plain COCO
+    document is written (canonical numbers, no extra top-level keys).
+    """
+    meta = split_meta or {}
+    order = meta.get("key_order", {})
+    styles = meta.get("styles", {})
+    images = _records(tables["images"], _IMAGE_COLUMNS, order.get("images", []))
+    annotations = _annotations(tables, order.get("annotations", []), styles)
+    categories_table = tables["categories"]
+    if "category_ids" in meta:
+        wanted = pa.array(meta["category_ids"], pa.int64())
+        categories_table = categories_table.filter(pc.is_in(categories_table["category_id"], wanted))
+    categories = _records(categories_table, _CATEGORY_COLUMNS, order.get("categories", []))
+    sections = {"images": images, "annotations": annotations, "categories": categories}
+
+    doc: dict = {}
+    top = meta.get("top", {})
+    top_order = order.get("top") or [*top, *_TOP_SECTIONS]
+    for key in top_order:
+        if key in sections:
+            doc[key] = sections[key]
+        elif key in top:
+            doc[key] = top[key]
+    return doc
+
+
+def write_coco(tables: schema.Tables, out: str | Path, split_meta: dict | None = None) -> Path:
+    """Write one split's tables as a COCO JSON file; returns the path written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(coco_document(tables, split_meta)))
+    return out
+
+
+def _ordered_names(mapping: dict, order: list[str]) -> list[str]:
+    return [k for k in order if k in mapping] + [k for k in mapping if k not in order]
+
+
+def _records(table: pa.Table, mapping: dict, order: list[str], extra: dict | None = None) -> list[dict]:
+    """Dicts from a table: non-null mapped columns, extra ready columns, then attributes on top."""
+    columns = dict(extra or {})
+    for key in _ordered_names(mapping, order):
+        columns.setdefault(key, table.column(mapping[key]).to_pylist())
+    keys = [k for k in _ordered_names({**mapping, **columns}, order) if k in columns]
+    rows = zip(*(columns[k] for k in keys))
+    records = [{k: v for k, v in zip(keys, row) if v is not None} for row in rows]
+    _apply_attributes(records, table.column("attributes"))
+    return records
+
+
+def _apply_attributes(records: list[dict], attributes: pa.ChunkedArray) -> None:
+    """Source fields the columns cannot say, or say differently, win."""
+    texts = attributes.to_pylist()
+    for i in np.flatnonzero(pc.is_valid(attributes).to_numpy(zero_copy_only=False)):
+        records[i].update(orjson.loads(texts[i]))
+
+
+def _numbers(values: np.ndarray, style: str | None) -> np.ndarray:
+    return jsonnum.as_json_numbers(values, style == jsonnum.FLOAT)
+
+
+def _scalar_numbers(column: pa.ChunkedArray, style: str | None) -> list:
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    out = _numbers(column.to_numpy(zero_copy_only=False).astype(np.float64), style)
+    out[~valid] = None
+    return out.tolist()
+
+
+def _annotations(tables: schema.Tables, order: list[str], styles: dict) -> list[dict]:
+    inst = tables["instances"]
+    n = len(inst)
+    if n == 0:
+        return []
+    columns: dict = {
+        "area": _scalar_numbers(inst["area"], styles.get("annotations.area")),
+        "score": _scalar_numbers(inst["score"], styles.get("annotations.score")),
+        "bbox": _bbox(inst, styles.get("annotations.bbox")),
+        "segmentation": _segmentation(inst, styles.get("annotations.segmentation")),
+        "keypoints": _keypoint_lists(inst, tables["keypoints"], styles.get("annotations.keypoints")),
+    }
+    mapping = {
+        "id": "instance_id",
+        "image_id": "image_id",
+        "category_id": "category_id",
+        "iscrowd": "iscrowd",
+        "num_keypoints": "num_keypoints",
+    }
+    return _records(inst, mapping, order, extra=columns)
+
+
+def _bbox(inst: pa.Table, style: str | None) -> list:
+    names = ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
+    xywh = np.stack([inst[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in names], axis=1)
+    valid = pc.is_valid(inst["bbox_x"]).to_numpy(zero_copy_only=False)
+    rows = _numbers(xywh, style).tolist()
+    return [r if ok else None for r, ok in zip(rows, valid)]
+
+
+def _segmentation(inst: pa.Table, style: str | None) -> list:
+    n = len(inst)
+    out: list = [None] * n
+    kind = inst["segmentation_type"].to_numpy(zero_copy_only=False)
+    is_poly = kind == "polygons"
+    if is_poly.any():
+        polys = inst["polygons"].combine_chunks().filter(pa.array(is_poly))
+        outer = np.asarray(polys.offsets, dtype=np.int64)
+        inner_arr = polys.values
+        inner = np.asarray(inner_arr.offsets, dtype=np.int64)
+        flat = inner_arr.values.to_numpy(zero_copy_only=False)
+        rings = jsonnum.split_by_offsets(_numbers(flat, style), inner)
+        for k, i in enumerate(np.flatnonzero(is_poly)):
+            out[i] = rings[outer[k] : outer[k + 1]]
+    rle = np.flatnonzero((kind == "rle") | (kind == "rle_compressed"))
+    if len(rle):
+        sizes = inst["rle_size"].to_pylist()
+        strings = inst["rle_counts"].to_pylist()
+        lists = inst["rle_counts_list"].to_pylist()
+        for i in rle:
+            counts = strings[i] if kind[i] == "rle_compressed" else lists[i]
+            out[i] = {"counts": counts, "size": sizes[i]}
+    return out
+
+
+def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) -> list:
+    """Each instance's ``[x, y, v, …]`` list, joined from the keypoints table in bulk."""
+    n = len(inst)
+    joints = inst["num_joints"]
+    has = pc.is_valid(joints).to_numpy(zero_copy_only=False)
+    per = np.where(has, joints.to_numpy(zero_copy_only=False), 0).astype(np.int64)
+    coord_style, vis_style = styles or (jsonnum.CANONICAL, jsonnum.CANONICAL)
+    ids = inst["instance_id"].to_numpy()
+    kp_ids = keypoints["instance_id"].to_numpy()
+    sorter = np.argsort(ids, kind="stable")
+    pos = sorter[np.searchsorted(ids, kp_ids, sorter=sorter)] if len(kp_ids) else kp_ids
+    if len(kp_ids):
+        frame = keypoints["frame"].to_numpy()
+        keep = (ids[pos] == kp_ids) & (frame == 0)
+        order = np.lexsort((keypoints["joint"].to_numpy()[keep], pos[keep]))
+        rows = np.flatnonzero(keep)[order]
+    else:
+        rows = np.zeros(0, dtype=np.int64)
+    if len(rows) != per.sum():
+        raise ValueError(f"keypoints rows ({len(rows)}) disagree with instances.num_joints ({per.sum()})")
+    x = jsonnum.f32_as_f64(keypoints["x"].to_numpy(zero_copy_only=False)[rows])
+    y = jsonnum.f32_as_f64(keypoints["y"].to_numpy(zero_copy_only=False)[rows])
+    vis_col = keypoints["visibility"].combine_chunks().take(pa.array(rows))
+    v = vis_col.to_numpy(zero_copy_only=False).astype(np.float64)
+    v = np.nan_to_num(v)
+    xyv = np.empty((len(rows), 3), dtype=object)
+    xyv[:, 0] = _numbers(x, coord_style)
+    xyv[:, 1] = _numbers(y, coord_style)
+    xyv[:, 2] = _numbers(v, vis_style)
+    offsets = np.concatenate(([0], np.cumsum(per * 3)))
+    lists = jsonnum.split_by_offsets(xyv.ravel(), offsets)
+    return [lst if ok else None for lst, ok in zip(lists, has)] if n else []

@@ -49,15 +49,19 @@ def values(records: list[dict], key: str) -> list:
 
 def type_mask(vals: list, *types: type) -> np.ndarray:
     """Per value: its type is exactly one of ``types`` (bool is not int)."""
-    kinds = np.empty(len(vals), dtype=object)
-    kinds[:] = list(map(type, vals))
-    mask = np.zeros(len(vals), dtype=bool)
-    for t in types:
-        mask |= kinds == t
-    return mask
+    n = len(vals)
+    present = set(map(type, vals))
+    if present <= set(types):
+        return np.ones(n, dtype=bool)
+    if present.isdisjoint(types):
+        return np.zeros(n, dtype=bool)
+    wanted = frozenset(types)
+    return np.fromiter((type(v) in wanted for v in vals), dtype=bool, count=n)
 
 
 def present_mask(vals: list) -> np.ndarray:
+    if MISSING not in vals:
+        return np.ones(len(vals), dtype=bool)
     return np.fromiter((v is not MISSING for v in vals), dtype=bool, count=len(vals))
 
 
@@ -91,7 +95,9 @@ def int_column(
             wide = np.array(picked, dtype=np.int64)
             fits64 = np.ones(len(idx), dtype=bool)
         except OverflowError:
-            fits64 = np.fromiter((-(2**63) <= v < 2**63 for v in picked), dtype=bool, count=len(idx))
+            fits64 = np.fromiter(
+                (-(2**63) <= v < 2**63 for v in picked), dtype=bool, count=len(idx)
+            )
             wide = np.array([v if ok else 0 for v, ok in zip(picked, fits64)], dtype=np.int64)
         info = np.iinfo(dtype)
         fits = fits64 & (wide >= info.min) & (wide <= info.max)
@@ -114,7 +120,9 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         got = "missing" if vals[i] is MISSING else f"{type(vals[i]).__name__} {vals[i]!r}"
-        raise SourceError(file, f"{where}[{i}].{key}", f"expected an integer or string id, got {got}")
+        raise SourceError(
+            file, f"{where}[{i}].{key}", f"expected an integer or string id, got {got}"
+        )
     ids = np.zeros(n, dtype=np.int64)
     if ints.any():
         try:
@@ -143,7 +151,9 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
     return ids, lookup
 
 
-def resolve_refs(vals: list, lookup: dict | None, file: str, where: str, key: str, overrides: Overrides):
+def resolve_refs(
+    vals: list, lookup: dict | None, file: str, where: str, key: str, overrides: Overrides
+):
     """int64 references (``image_id``) through the referenced table's string-id lookup."""
     if lookup is None:
         return ids_column(vals, file, where, key, overrides)[0]
@@ -152,7 +162,9 @@ def resolve_refs(vals: list, lookup: dict | None, file: str, where: str, key: st
     ints = type_mask(vals, int)
     for i in np.flatnonzero(strs):
         if vals[i] not in lookup:
-            raise SourceError(file, f"{where}[{i}].{key}", f"refers to {vals[i]!r}, which no record has")
+            raise SourceError(
+                file, f"{where}[{i}].{key}", f"refers to {vals[i]!r}, which no record has"
+            )
         out[i] = lookup[vals[i]]
     if ints.any():
         out[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)

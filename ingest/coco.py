@@ -59,7 +59,9 @@ def parse_json(data: bytes, file: str) -> dict:
     except orjson.JSONDecodeError as e:
         raise SourceError(file, None, f"not valid JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise SourceError(file, None, f"expected a JSON object at the top, got {type(doc).__name__}")
+        raise SourceError(
+            file, None, f"expected a JSON object at the top, got {type(doc).__name__}"
+        )
     return doc
 
 
@@ -72,7 +74,8 @@ def coco_files(root: Path) -> list[tuple[str, str | None]]:
     ``captions_*``) are left out.
     """
     found = sorted(
-        p for p in root.rglob("*.json")
+        p
+        for p in root.rglob("*.json")
         if not any(part.startswith(".") for part in p.relative_to(root).parts)
         and "images" not in p.relative_to(root).parts[:-1]
     )
@@ -82,7 +85,9 @@ def coco_files(root: Path) -> list[tuple[str, str | None]]:
         if p.parent in keypoint_folders and not p.name.startswith("person_keypoints_"):
             continue
         folder = p.parent.relative_to(root).as_posix()
-        out.append((p.relative_to(root).as_posix(), None if folder in (".", "annotations") else folder))
+        out.append(
+            (p.relative_to(root).as_posix(), None if folder in (".", "annotations") else folder)
+        )
     return out
 
 
@@ -114,10 +119,18 @@ def read_coco(
         if not files:
             raise SourceError(source, None, "no COCO JSON files found in this folder")
         for rel, _ in files:
-            name = split if (split and len(files) == 1) else split_name(rel, task.rsplit("/", 1)[-1] if task else None)
+            name = (
+                split
+                if (split and len(files) == 1)
+                else split_name(rel, task.rsplit("/", 1)[-1] if task else None)
+            )
             yield read_coco_document(
                 parse_json((source / rel).read_bytes(), str(source / rel)),
-                str(source / rel), dataset, name, rel, flavor,
+                str(source / rel),
+                dataset,
+                name,
+                rel,
+                flavor,
                 image_root=_image_root(source, task, name),
             )
     elif zipfile.is_zipfile(source):
@@ -131,21 +144,38 @@ def read_coco(
                 where = f"{source}!{member}"
                 name = split if (split and len(members) == 1) else split_name(member)
                 yield read_coco_document(
-                    parse_json(zf.read(member), where), where, dataset, name, member,
-                    flavor or "cvat", image_root="images" if any(
-                        n.startswith("images/") for n in zf.namelist()) else None, container="zip",
+                    parse_json(zf.read(member), where),
+                    where,
+                    dataset,
+                    name,
+                    member,
+                    flavor or "cvat",
+                    image_root="images"
+                    if any(n.startswith("images/") for n in zf.namelist())
+                    else None,
+                    container="zip",
                 )
     else:
         yield read_coco_document(
-            parse_json(source.read_bytes(), str(source)), str(source), dataset,
-            split or split_name(source.name), source.name, flavor, image_root=None,
+            parse_json(source.read_bytes(), str(source)),
+            str(source),
+            dataset,
+            split or split_name(source.name),
+            source.name,
+            flavor,
+            image_root=None,
         )
 
 
 def _image_root(root: Path, task: str | None, split: str) -> str | None:
     """Where a split's images are, relative to the root, when they are there."""
     base = root / task if task else root
-    for candidate in (base / "images" / split, root / "images" / split, base / split, base / "images"):
+    for candidate in (
+        base / "images" / split,
+        root / "images" / split,
+        base / split,
+        base / "images",
+    ):
         if candidate.is_dir():
             return candidate.relative_to(root).as_posix()
     return None
@@ -204,8 +234,10 @@ def read_coco_document(
 
     images, image_lookup, image_ids = _images(images_raw, file, dataset, split)
     categories = _categories(cats, file, dataset, styles)
-    instances, keypoints = _annotations(anns, file, dataset, split, image_ids, image_lookup, categories, styles)
-    frames = _frames(dataset, split, image_ids, instances, keypoints)
+    instances, keypoints, labelled = _annotations(
+        anns, file, dataset, split, image_ids, image_lookup, categories, styles
+    )
+    frames = _frames(dataset, split, image_ids, instances["image_id"].to_numpy(), labelled)
 
     split_meta = {
         "path": path,
@@ -236,7 +268,11 @@ def read_coco_document(
         "categories": categories,
         "datasets": schema.conform(
             "datasets",
-            {"dataset": [dataset], "format": ["coco"], "metadata": [orjson.dumps(metadata).decode()]},
+            {
+                "dataset": [dataset],
+                "format": ["coco"],
+                "metadata": [orjson.dumps(metadata).decode()],
+            },
         ),
     }
 
@@ -244,8 +280,11 @@ def read_coco_document(
 def _dedupe_images(images: list[dict], file: str) -> list[dict]:
     """Drop repeated identical image entries (with a warning); differing repeats are an error."""
     ids = [im.get("id") for im in images]
-    if len(set(map(_hashable, ids))) == len(ids):
-        return images
+    try:
+        if len(set(ids)) == len(ids):
+            return images
+    except TypeError:  # an unhashable id: compare them the slow way
+        pass
     first: dict = {}
     keep = []
     dropped = 0
@@ -255,13 +294,19 @@ def _dedupe_images(images: list[dict], file: str) -> list[dict]:
             keep.append(im)
             continue
         j = first[key]
-        if orjson.dumps(im, option=orjson.OPT_SORT_KEYS) != orjson.dumps(images[j], option=orjson.OPT_SORT_KEYS):
+        if orjson.dumps(im, option=orjson.OPT_SORT_KEYS) != orjson.dumps(
+            images[j], option=orjson.OPT_SORT_KEYS
+        ):
             raise SourceError(
-                file, f"images[{i}].id", f"duplicate id {ids[i]!r} (also images[{j}]) with different fields"
+                file,
+                f"images[{i}].id",
+                f"duplicate id {ids[i]!r} (also images[{j}]) with different fields",
             )
         dropped += 1
     warnings.warn(
-        SourceWarning(f"{file}: images repeats {dropped} identical entries; each image is kept once"),
+        SourceWarning(
+            f"{file}: images repeats {dropped} identical entries; each image is kept once"
+        ),
         stacklevel=2,
     )
     return keep
@@ -291,7 +336,11 @@ def _images(images: list[dict], file: str, dataset: str, split: str):
     over = Overrides(n)
     ids, lookup = ids_column(values(images, "id"), file, "images", "id", over)
     _check_unique(ids, file, "images")
-    cols: dict = {"dataset": [dataset] * n, "split": [split] * n, "image_id": ids}
+    cols: dict = {
+        "dataset": schema.constant(dataset, n),
+        "split": schema.constant(split, n),
+        "image_id": ids,
+    }
     for key in ("file_name", "coco_url", "flickr_url", "date_captured"):
         cols[key] = string_column(values(images, key), key, over)
     for key in ("width", "height", "license"):
@@ -316,10 +365,14 @@ def _categories(cats: list[dict], file: str, dataset: str, styles: dict) -> pa.T
     names = values(cats, "keypoints")
     is_list = type_mask(names, list)
     good = is_list & np.fromiter(
-        (ok and all(type(s) is str for s in v) for v, ok in zip(names, is_list)), dtype=bool, count=n
+        (ok and all(type(s) is str for s in v) for v, ok in zip(names, is_list)),
+        dtype=bool,
+        count=n,
     )
     over.add("keypoints", names, present_mask(names) & ~good)
-    cols["keypoints"] = pa.array([v if ok else None for v, ok in zip(names, good)], type=pa.list_(pa.string()))
+    cols["keypoints"] = pa.array(
+        [v if ok else None for v, ok in zip(names, good)], type=pa.list_(pa.string())
+    )
 
     skel = values(cats, "skeleton")
     cols["skeleton"] = _int_pairs(skel, "skeleton", over)
@@ -406,38 +459,48 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     if not known.all():
         i = int(np.flatnonzero(~known)[0])
         raise SourceError(
-            file, f"annotations[{i}].image_id", f"refers to image {image_ref[i]!r}, which the file does not have"
+            file,
+            f"annotations[{i}].image_id",
+            f"refers to image {image_ref[i]!r}, which the file does not have",
         )
     cat_raw = values(anns, "category_id")
     cat, cat_ok = int_column(cat_raw, "category_id", over)
     cols: dict = {
-        "dataset": [dataset] * n,
-        "split": [split] * n,
+        "dataset": schema.constant(dataset, n),
+        "split": schema.constant(split, n),
         "instance_id": ids,
         "image_id": img,
         "category_id": pa.array(cat, mask=~cat_ok),
     }
-    crowd, crowd_ok = int_column(values(anns, "iscrowd"), "iscrowd", over, np.int8, bool_as_int=True)
+    crowd, crowd_ok = int_column(
+        values(anns, "iscrowd"), "iscrowd", over, np.int8, bool_as_int=True
+    )
     cols["iscrowd"] = pa.array(crowd, mask=~crowd_ok)
     nk, nk_ok = int_column(values(anns, "num_keypoints"), "num_keypoints", over, np.int32)
     cols["num_keypoints"] = pa.array(nk, mask=~nk_ok)
     cols["area"] = _numeric_scalars(values(anns, "area"), "area", over, styles, "annotations.area")
-    cols["score"] = _numeric_scalars(values(anns, "score"), "score", over, styles, "annotations.score")
+    cols["score"] = _numeric_scalars(
+        values(anns, "score"), "score", over, styles, "annotations.score"
+    )
     cols.update(_bbox(values(anns, "bbox"), over, styles))
     cols.update(_segmentation(values(anns, "segmentation"), over, styles))
 
-    kp_cols, keypoints = _keypoints(anns, file, dataset, split, ids, img, cat, over, styles)
+    kp_cols, keypoints, labelled = _keypoints(
+        anns, file, dataset, split, ids, img, cat, over, styles
+    )
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
         over.add_value(i, k, anns[i][k])
     cols["attributes"] = over.json_column(_dumps)
-    return schema.conform("instances", cols), keypoints
+    return schema.conform("instances", cols), keypoints, labelled
 
 
 def _bbox(vals: list, over: Overrides, styles: dict) -> dict:
     n = len(vals)
     is_list = type_mask(vals, list)
-    four = is_list & np.fromiter((ok and len(v) == 4 for v, ok in zip(vals, is_list)), bool, count=n)
+    four = is_list & np.fromiter(
+        (ok and len(v) == 4 for v, ok in zip(vals, is_list)), bool, count=n
+    )
     over.add("bbox", vals, present_mask(vals) & ~four)
     col, idx = _numeric_lists(vals, four, 1, "bbox", over)
     out = {k: np.full(n, np.nan) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")}
@@ -514,26 +577,37 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
     present = present_mask(vals)
     if (present & ~is_list).any():
         i = int(np.flatnonzero(present & ~is_list)[0])
-        raise SourceError(file, f"annotations[{i}].keypoints", f"expected a list, got {type(vals[i]).__name__}")
+        raise SourceError(
+            file, f"annotations[{i}].keypoints", f"expected a list, got {type(vals[i]).__name__}"
+        )
     num_joints = np.zeros(n, dtype=np.int32)
     col, idx = _numeric_lists(vals, is_list, 1, "keypoints", over)
     if len(idx) != is_list.sum():
         bad = sorted(set(np.flatnonzero(is_list)) - set(idx.tolist()))[0]
-        raise SourceError(file, f"annotations[{bad}].keypoints", "holds values that are not numbers")
+        raise SourceError(
+            file, f"annotations[{bad}].keypoints", "holds values that are not numbers"
+        )
+    labelled = np.zeros(n, dtype=bool)
     if col is None:
-        return {"num_joints": pa.array(num_joints, mask=~present)}, schema.empty("keypoints")
+        return (
+            {"num_joints": pa.array(num_joints, mask=~present)},
+            schema.empty("keypoints"),
+            labelled,
+        )
 
     lengths = np.diff(col.offsets)
     not3 = lengths % 3 != 0
     if not3.any():
         i = int(idx[np.flatnonzero(not3)[0]])
         raise SourceError(
-            file, f"annotations[{i}].keypoints", f"has {lengths[not3][0]} values, expected a multiple of 3 (x, y, v per joint)"
+            file,
+            f"annotations[{i}].keypoints",
+            f"has {lengths[not3][0]} values, expected a multiple of 3 (x, y, v per joint)",
         )
     _check_lengths_per_category(lengths, cat[idx], idx, file)
     num_joints[idx] = lengths // 3
 
-    slots = (col.slot(3) == 2).astype(np.int8)
+    slots = (np.arange(len(col.values)) % 3 == 2).astype(np.int8)  # records are whole triples
     (coord_style, vis_style), failing = jsonnum.choose_style(col, slots=slots)
     xyv = col.values.reshape(-1, 3)
     coords = xyv[:, :2].ravel()
@@ -553,8 +627,8 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
     keypoints = schema.conform(
         "keypoints",
         {
-            "dataset": pa.array(np.full(len(joint), dataset, dtype=object), pa.string()),
-            "split": pa.array(np.full(len(joint), split, dtype=object), pa.string()),
+            "dataset": schema.constant(dataset, len(joint)),
+            "split": schema.constant(split, len(joint)),
             "image_id": img[inst_rows],
             "instance_id": ids[inst_rows],
             "frame": np.zeros(len(joint), dtype=np.int32),
@@ -564,10 +638,13 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
             "visibility": pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
         },
     )
-    return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints
+    labelled[idx] = np.bincount(joint_record[vis_ok & (vis > 0)], minlength=len(idx)) > 0
+    return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints, labelled
 
 
-def _check_lengths_per_category(lengths: np.ndarray, cats: np.ndarray, idx: np.ndarray, file: str) -> None:
+def _check_lengths_per_category(
+    lengths: np.ndarray, cats: np.ndarray, idx: np.ndarray, file: str
+) -> None:
     """Within a category every non-empty keypoints list has the same length (the most common one)."""
     nonempty = lengths > 0
     for c in np.unique(cats[nonempty]):
@@ -577,28 +654,31 @@ def _check_lengths_per_category(lengths: np.ndarray, cats: np.ndarray, idx: np.n
             expected = values_[np.argmax(counts)]
             k = int(np.flatnonzero(mine & (lengths != expected))[0])
             raise SourceError(
-                file, f"annotations[{idx[k]}].keypoints", f"has {lengths[k]} values, expected {expected}"
+                file,
+                f"annotations[{idx[k]}].keypoints",
+                f"has {lengths[k]} values, expected {expected}",
             )
 
 
-def _frames(dataset: str, split: str, image_ids: np.ndarray, instances: pa.Table, keypoints: pa.Table) -> pa.Table:
-    """One frame row per still image, counting instances with a labelled joint."""
+def _frames(
+    dataset: str,
+    split: str,
+    image_ids: np.ndarray,
+    instance_images: np.ndarray,
+    labelled: np.ndarray,
+) -> pa.Table:
+    """One frame row per still image, counting its instances with a labelled joint."""
     n = len(image_ids)
     counts = np.zeros(n, dtype=np.int32)
-    if len(keypoints):
-        vis = keypoints.column("visibility").to_numpy(zero_copy_only=False)
-        labelled = keypoints.filter(pa.array(np.nan_to_num(vis.astype(np.float64)) > 0))
-        pairs = np.unique(
-            np.stack([labelled.column("image_id").to_numpy(), labelled.column("instance_id").to_numpy()]), axis=1
-        )
+    if labelled.any():
         order = np.argsort(image_ids)
-        pos = order[np.searchsorted(image_ids, pairs[0], sorter=order)]
+        pos = order[np.searchsorted(image_ids, instance_images[labelled], sorter=order)]
         counts = np.bincount(pos, minlength=n).astype(np.int32)
     return schema.conform(
         "frames",
         {
-            "dataset": [dataset] * n,
-            "split": [split] * n,
+            "dataset": schema.constant(dataset, n),
+            "split": schema.constant(split, n),
             "image_id": image_ids,
             "frame": np.zeros(n, dtype=np.int32),
             "num_instances": counts,

@@ -37,24 +37,26 @@ _NOT_A_NUMBER = np.zeros(256, dtype=bool)  # first byte of true, false, null
 _NOT_A_NUMBER[[ord("t"), ord("f"), ord("n")]] = True
 
 
-def token_kinds(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+def token_kinds(text: bytes, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Kinds of the scalar tokens of a JSON array of numbers, in document order.
 
     ``text`` is compact JSON of nested arrays of numbers, booleans and nulls (as
-    ``orjson.dumps`` writes it). Returns ``(is_float, not_a_number)``, one entry per
-    scalar token.
+    ``orjson.dumps`` writes it); ``count``, when known, is the number of scalars.
+    Returns ``(is_float, not_a_number)``, one entry per scalar token.
     """
+    if count is not None and not any(c in text for c in (b".", b"e", b"E", b"t", b"f", b"n")):
+        return np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)  # all int tokens
     if not text:
         return np.zeros(0, bool), np.zeros(0, bool)
     b = np.frombuffer(text, dtype=np.uint8)
     sep = _SEPARATOR[b]
     start = ~sep
     start[1:] &= sep[:-1]
-    token_of_byte = np.cumsum(start) - 1
-    n = int(token_of_byte[-1] + 1) if len(b) else 0
-    not_a_number = _NOT_A_NUMBER[b[start]]
-    is_float = np.zeros(n, dtype=bool)
-    is_float[token_of_byte[_FLOATY[b] & ~sep]] = True
+    starts = np.flatnonzero(start)
+    not_a_number = _NOT_A_NUMBER[b[starts]]
+    is_float = np.zeros(len(starts), dtype=bool)
+    floaty = np.flatnonzero(_FLOATY[b])  # '.', 'e', 'E' only occur inside tokens
+    is_float[np.searchsorted(starts, floaty, side="right") - 1] = True
     is_float &= ~not_a_number
     return is_float, not_a_number
 
@@ -92,7 +94,7 @@ def scan_lists(records: list, depth: int = 1) -> NumberColumn:
         offsets = inner[offsets]
         values = values.values
     flat = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    is_float, not_a_number = token_kinds(orjson.dumps(records))
+    is_float, not_a_number = token_kinds(orjson.dumps(records), len(flat))
     if len(is_float) != len(flat):  # a nested level deeper than expected
         raise TypeError("nested deeper than expected")
     return NumberColumn(flat, offsets, is_float, not_a_number, arrow)
@@ -162,12 +164,16 @@ def f32_inexact(values: np.ndarray) -> np.ndarray:
     """Per value: True where the float32 the store keeps cannot give the source value back.
 
     The writer prints a float32 with its shortest repr (``354.69``), so a value
-    survives exactly when that repr parses back to the source float64.
+    survives exactly when that repr parses back to the source float64. Integers
+    below 2**24 always do, and are not printed to check.
     """
-    if len(values) == 0:
-        return np.zeros(0, dtype=bool)
-    back = f32_as_f64(values.astype(np.float32))
-    return ~((back == values) | (np.isnan(back) & np.isnan(values)))
+    out = np.zeros(len(values), dtype=bool)
+    check = ~((np.floor(values) == values) & (np.abs(values) < 2.0**24))
+    if check.any():
+        v = values[check]
+        back = f32_as_f64(v.astype(np.float32))
+        out[check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
+    return out
 
 
 def f32_as_f64(values: np.ndarray) -> np.ndarray:
@@ -190,7 +196,9 @@ def as_json_numbers(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarr
     """
     values = np.asarray(values, dtype=np.float64)
     out = values.astype(object)
-    integral = np.isfinite(values) & (np.floor(values) == values)
+    integral = (
+        np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < _MAX_EXACT_INT)
+    )
     make_int = integral & ~np.asarray(as_float, dtype=bool)
     if make_int.any():
         out[make_int] = values[make_int].astype(np.int64)
@@ -207,4 +215,7 @@ def split_by_offsets(flat: np.ndarray, offsets: np.ndarray) -> list:
         if width == 0:
             return [[] for _ in range(len(lengths))]
         return flat[offsets[0] : offsets[-1]].reshape(-1, width).tolist()
-    return [part.tolist() for part in np.split(flat[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0])]
+    return [
+        part.tolist()
+        for part in np.split(flat[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0])
+    ]

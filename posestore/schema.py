@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 
 Tables = dict[str, pa.Table]
@@ -140,6 +141,11 @@ SPLIT_TABLES = ("images", "instances", "keypoints", "frames")
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """Dataset and split names: plain identifiers, never paths."""
+
+
+def constant(value: str, n: int) -> pa.Array:
+    """A string column repeating one value (``dataset``, ``split``), built without Python objects."""
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
 def empty(table: str) -> pa.Table:

@@ -40,14 +40,22 @@ def detect_format(source: Path) -> str:
     suffix = source.suffix.lower()
     if suffix == ".json" or zipfile.is_zipfile(source):
         return "coco"
-    raise SourceError(source, None, f"cannot tell the format of {source.name!r}; pass --format ({', '.join(FORMATS)})")
+    raise SourceError(
+        source,
+        None,
+        f"cannot tell the format of {source.name!r}; pass --format ({', '.join(FORMATS)})",
+    )
 
 
-def plan(source: Path, format: str | None = None, dataset: str | None = None, split: str | None = None) -> list[Plan]:  # noqa: A002
+def plan(
+    source: Path, format: str | None = None, dataset: str | None = None, split: str | None = None
+) -> list[Plan]:  # noqa: A002
     """The datasets an ingest of ``source`` writes."""
     fmt = format or detect_format(source)
     if fmt not in FORMATS:
-        raise SourceError(source, None, f"unknown format {fmt!r}; posestore reads {', '.join(FORMATS)}")
+        raise SourceError(
+            source, None, f"unknown format {fmt!r}; posestore reads {', '.join(FORMATS)}"
+        )
     name = dataset or default_name(source)
     if fmt == "coco":
         from posestore.ingest.coco import coco_tasks, read_coco
@@ -55,7 +63,11 @@ def plan(source: Path, format: str | None = None, dataset: str | None = None, sp
         tasks = coco_tasks(source) if source.is_dir() else [None]
         if len(tasks) > 1:
             return [
-                Plan(f"{name}-{task}", fmt, lambda task=task: read_coco(source, f"{name}-{task}", split, task=task))
+                Plan(
+                    f"{name}-{task}",
+                    fmt,
+                    lambda task=task: read_coco(source, f"{name}-{task}", split, task=task),
+                )
                 for task in tasks
             ]
         return [Plan(name, fmt, lambda: read_coco(source, name, split, task=tasks[0]))]

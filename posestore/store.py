@@ -167,7 +167,11 @@ class Store:
         return row
 
     def _read(self, table: str, dataset: str | None = None, split: str | None = None) -> pa.Table:
-        base = self.root / table if dataset is None else partition_dir(self.root, table, dataset, split)
+        base = (
+            self.root / table
+            if dataset is None
+            else partition_dir(self.root, table, dataset, split)
+        )
         files = sorted(base.rglob("*.parquet")) if base.exists() else []
         if not files:
             return schema.empty(table)
@@ -192,6 +196,8 @@ class Store:
         from posestore import sources
 
         source = Path(source)
+        if dataset is not None:
+            check_name(dataset)
         if not source.exists():
             raise SourceError(source, None, "no such file or folder")
         if split is not None:
@@ -201,19 +207,36 @@ class Store:
             check_name(plan.dataset)
         txn = self._new_txn()
         done: list[Ingested] = []
-        try:
+        with self._discard_unless_committed(txn):
             for plan in plans:
                 start = time.perf_counter()
-                written = self._stage(txn, plan.dataset, plan.format, str(source), plan.read(), progress)
+                written = self._stage(
+                    txn, plan.dataset, plan.format, str(source), plan.read(), progress
+                )
                 written.seconds = time.perf_counter() - start
                 done.append(written)
             self._commit(txn, {w.dataset: list(w.counts) for w in done})
-        finally:
-            shutil.rmtree(txn, ignore_errors=True)
         return done
 
+    @contextmanager
+    def _discard_unless_committed(self, txn: Path) -> Iterator[None]:
+        """On failure, drop a transaction that has no journal; one with a journal is finished
+        by the next open, as after a crash."""
+        try:
+            yield
+        except BaseException:
+            if not (txn / JOURNAL).exists():
+                shutil.rmtree(txn, ignore_errors=True)
+            raise
+
     def _stage(
-        self, txn: Path, dataset: str, fmt: str, source: str, parts: Iterable[schema.Tables], progress
+        self,
+        txn: Path,
+        dataset: str,
+        fmt: str,
+        source: str,
+        parts: Iterable[schema.Tables],
+        progress,
     ) -> Ingested:
         """Write each split's tables into the transaction; merge the catalogs; return the counts."""
         counts = {t: 0 for t in schema.SCHEMAS}
@@ -234,10 +257,15 @@ class Store:
                 tb = part[table]
                 counts[table] += len(tb)
                 for split in _splits_of(tb):
-                    rows = tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
+                    rows = (
+                        tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
+                    )
                     if progress:
                         progress(f"writing {dataset}/{split} {table}", 0, 0)
-                    _write(partition_dir(txn, table, dataset, split) / PART_FILE, schema.conform(table, rows))
+                    _write(
+                        partition_dir(txn, table, dataset, split) / PART_FILE,
+                        schema.conform(table, rows),
+                    )
             categories = _merge_categories(categories, part["categories"], source)
             metadata = _merge_metadata(metadata, meta)
         categories = categories if categories is not None else schema.empty("categories")
@@ -265,10 +293,8 @@ class Store:
         """Remove a dataset from every table, atomically."""
         self.dataset_info(dataset)
         txn = self._new_txn()
-        try:
+        with self._discard_unless_committed(txn):
             self._commit(txn, {dataset: []})
-        finally:
-            shutil.rmtree(txn, ignore_errors=True)
 
     # -- query ----------------------------------------------------------------
 
@@ -319,7 +345,11 @@ class Store:
     # -- selection and export -------------------------------------------------
 
     def select_images(
-        self, dataset: str, split: str | None = None, where: str | None = None, query: str | None = None
+        self,
+        dataset: str,
+        split: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
     ) -> pa.Table:
         """``(split, image_id)`` of the images a predicate over ``images`` or a query selects."""
         self.dataset_info(dataset)
@@ -342,7 +372,9 @@ class Store:
         except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message
             raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from None
 
-    def split_tables(self, dataset: str, split: str, image_ids: pa.Array | None = None) -> schema.Tables:
+    def split_tables(
+        self, dataset: str, split: str, image_ids: pa.Array | None = None
+    ) -> schema.Tables:
         """One split's tables (all of it, or the given images with everything that hangs off them)."""
         out: schema.Tables = {}
         for table in schema.SPLIT_TABLES:
@@ -402,7 +434,8 @@ def _check_ids_across_splits(tb: pa.Table, key: str, seen: dict, source: str) ->
         if pc.any(clash).as_py():
             first = ids.filter(clash)[0].as_py()
             raise SourceError(
-                source, None,
+                source,
+                None,
                 f"{col} {first} appears in two splits; ids must be unique within a dataset "
                 "(ingest the files as separate datasets with --dataset)",
             )
@@ -426,7 +459,8 @@ def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.T
             keep.append(i)
         elif old != r:
             raise SourceError(
-                source, f"categories[{i}]",
+                source,
+                f"categories[{i}]",
                 f"category {r['category_id']} differs between split files; ingest them as separate datasets",
             )
     return pa.concat_tables([have, new.take(keep)]) if keep else have

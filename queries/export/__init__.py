@@ -47,7 +47,7 @@ def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress
                 f"{out} is one file but the dataset has {len(parts)} splits ({', '.join(parts)}); "
                 "pass --split, or give a folder"
             )
-        (split, tables), = parts.items()
+        ((split, tables),) = parts.items()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(coco_document(tables, split_meta.get(split))))
         return [out]

@@ -52,7 +52,9 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
     categories_table = tables["categories"]
     if "category_ids" in meta:
         wanted = pa.array(meta["category_ids"], pa.int64())
-        categories_table = categories_table.filter(pc.is_in(categories_table["category_id"], wanted))
+        categories_table = categories_table.filter(
+            pc.is_in(categories_table["category_id"], wanted)
+        )
     categories = _records(categories_table, _CATEGORY_COLUMNS, order.get("categories", []))
     sections = {"images": images, "annotations": annotations, "categories": categories}
 
@@ -79,7 +81,9 @@ def _ordered_names(mapping: dict, order: list[str]) -> list[str]:
     return [k for k in order if k in mapping] + [k for k in mapping if k not in order]
 
 
-def _records(table: pa.Table, mapping: dict, order: list[str], extra: dict | None = None) -> list[dict]:
+def _records(
+    table: pa.Table, mapping: dict, order: list[str], extra: dict | None = None
+) -> list[dict]:
     """Dicts from a table: non-null mapped columns, extra ready columns, then attributes on top."""
     columns = dict(extra or {})
     for key in _ordered_names(mapping, order):
@@ -119,7 +123,9 @@ def _annotations(tables: schema.Tables, order: list[str], styles: dict) -> list[
         "score": _scalar_numbers(inst["score"], styles.get("annotations.score")),
         "bbox": _bbox(inst, styles.get("annotations.bbox")),
         "segmentation": _segmentation(inst, styles.get("annotations.segmentation")),
-        "keypoints": _keypoint_lists(inst, tables["keypoints"], styles.get("annotations.keypoints")),
+        "keypoints": _keypoint_lists(
+            inst, tables["keypoints"], styles.get("annotations.keypoints")
+        ),
     }
     mapping = {
         "id": "instance_id",
@@ -133,7 +139,9 @@ def _annotations(tables: schema.Tables, order: list[str], styles: dict) -> list[
 
 def _bbox(inst: pa.Table, style: str | None) -> list:
     names = ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
-    xywh = np.stack([inst[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in names], axis=1)
+    xywh = np.stack(
+        [inst[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in names], axis=1
+    )
     valid = pc.is_valid(inst["bbox_x"]).to_numpy(zero_copy_only=False)
     rows = _numbers(xywh, style).tolist()
     return [r if ok else None for r, ok in zip(rows, valid)]
@@ -183,7 +191,9 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     else:
         rows = np.zeros(0, dtype=np.int64)
     if len(rows) != per.sum():
-        raise ValueError(f"keypoints rows ({len(rows)}) disagree with instances.num_joints ({per.sum()})")
+        raise ValueError(
+            f"keypoints rows ({len(rows)}) disagree with instances.num_joints ({per.sum()})"
+        )
     x = jsonnum.f32_as_f64(keypoints["x"].to_numpy(zero_copy_only=False)[rows])
     y = jsonnum.f32_as_f64(keypoints["y"].to_numpy(zero_copy_only=False)[rows])
     vis_col = keypoints["visibility"].combine_chunks().take(pa.array(rows))

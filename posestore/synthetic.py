@@ -1,0 +1,234 @@
+"""Seeded synthetic datasets in the source formats, for the demo, tests and benchmarks.
+
+Shapes follow the real files: COCO person keypoints (17 joints, ~40% of persons
+without labelled joints, ~1% crowd with RLE, polygons with two-decimal floats),
+PoseSOR roots (``class_id``, ``visiting_order``), CVAT "COCO Keypoints" zips and
+PartImageNet part segmentation.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from posestore.formats import COCO17_JOINTS, COCO17_SKELETON
+
+INFO = {
+    "description": "posestore synthetic COCO",
+    "url": "https://example.org/posestore",
+    "version": "1.0",
+    "year": 2026,
+    "contributor": "posestore",
+    "date_created": "2026/11/22",
+}
+LICENSES = [{"url": "https://creativecommons.org/licenses/by/4.0/", "id": 1, "name": "CC BY 4.0"}]
+
+
+def person_category(category_id: int = 1) -> dict:
+    return {
+        "supercategory": "person",
+        "id": category_id,
+        "name": "person",
+        "keypoints": list(COCO17_JOINTS),
+        "skeleton": [list(p) for p in COCO17_SKELETON],
+    }
+
+
+def coco_keypoints(
+    n_images: int,
+    seed: int = 0,
+    persons_per_image: float = 2.2,
+    unlabelled_fraction: float = 0.4,
+    crowd_fraction: float = 0.01,
+    float_keypoints: bool = False,
+    first_image_id: int = 1,
+    first_annotation_id: int = 1,
+    file_prefix: str = "",
+) -> dict:
+    """A COCO person-keypoints document with ``n_images`` images.
+
+    Numbers are generated in bulk with NumPy; the dicts are assembled per record.
+    """
+    rng = np.random.default_rng(seed)
+    widths = rng.choice([640, 480, 500, 427, 612], size=n_images)
+    heights = rng.choice([480, 640, 375, 427, 333], size=n_images)
+    image_ids = np.arange(first_image_id, first_image_id + n_images)
+    images = [
+        {
+            "license": 1,
+            "file_name": f"{file_prefix}{iid:012d}.jpg",
+            "coco_url": f"http://images.example.org/val/{iid:012d}.jpg",
+            "height": int(h),
+            "width": int(w),
+            "date_captured": "2013-11-14 17:02:52",
+            "flickr_url": f"http://farm.example.org/{iid}.jpg",
+            "id": int(iid),
+        }
+        for iid, w, h in zip(image_ids.tolist(), widths, heights)
+    ]
+    per_image = rng.poisson(persons_per_image, size=n_images)
+    n = int(per_image.sum())
+    owner = np.repeat(np.arange(n_images), per_image)
+    w = widths[owner].astype(np.float64)
+    h = heights[owner].astype(np.float64)
+    bw = np.round(rng.uniform(0.05, 0.6, n) * w, 2)
+    bh = np.round(rng.uniform(0.1, 0.9, n) * h, 2)
+    bx = np.round(rng.uniform(0, 1, n) * (w - bw), 2)
+    by = np.round(rng.uniform(0, 1, n) * (h - bh), 2)
+    crowd = rng.random(n) < crowd_fraction
+    labelled = (rng.random(n) >= unlabelled_fraction) & ~crowd
+    vis = rng.choice([0, 1, 2], size=(n, 17), p=[0.25, 0.15, 0.6]) * labelled[:, None]
+    kx = bx[:, None] + rng.uniform(0, 1, (n, 17)) * bw[:, None]
+    ky = by[:, None] + rng.uniform(0, 1, (n, 17)) * bh[:, None]
+    if float_keypoints:
+        kx, ky = np.round(kx, 2), np.round(ky, 2)
+    else:
+        kx, ky = np.floor(kx).astype(np.int64), np.floor(ky).astype(np.int64)
+    kx = np.where(vis > 0, kx, 0)
+    ky = np.where(vis > 0, ky, 0)
+    kps = np.stack([kx, ky, vis], axis=2).reshape(n, 51).astype(object)
+    if not float_keypoints:
+        kps = kps.astype(np.int64)
+    kps_lists = kps.tolist()
+    num_kp = (vis > 0).sum(axis=1).tolist()
+    area = np.round(bw * bh * rng.uniform(0.4, 0.9, n), 4)
+    annotations = []
+    for i in range(n):
+        x, y, ww, hh = float(bx[i]), float(by[i]), float(bw[i]), float(bh[i])
+        if crowd[i]:
+            hgt, wid = int(h[i]), int(w[i])
+            counts = _rle_counts(rng, hgt * wid)
+            seg: object = {"counts": counts, "size": [hgt, wid]}
+        else:
+            seg = [
+                [
+                    round(x, 2),
+                    round(y, 2),
+                    round(x + ww, 2),
+                    round(y, 2),
+                    round(x + ww, 2),
+                    round(y + hh, 2),
+                    round(x, 2),
+                    round(y + hh, 2),
+                ]
+            ]
+        annotations.append(
+            {
+                "segmentation": seg,
+                "num_keypoints": num_kp[i],
+                "area": float(area[i]),
+                "iscrowd": int(crowd[i]),
+                "keypoints": kps_lists[i],
+                "image_id": int(image_ids[owner[i]]),
+                "bbox": [x, y, ww, hh],
+                "category_id": 1,
+                "id": first_annotation_id + i,
+            }
+        )
+    return {
+        "info": dict(INFO),
+        "licenses": [dict(x) for x in LICENSES],
+        "images": images,
+        "annotations": annotations,
+        "categories": [person_category()],
+    }
+
+
+def _rle_counts(rng: np.random.Generator, total: int) -> list[int]:
+    runs = rng.integers(1, max(2, total // 20), size=12)
+    runs = runs[np.cumsum(runs) < total]
+    return [*runs.tolist(), int(total - runs.sum())]
+
+
+def write_json(doc: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(doc))
+    return path
+
+
+def posesor_root(root: str | Path, n_images: int = 12, seed: int = 1) -> Path:
+    """A PoseSOR dataset root: ``assr/assr_{train,val,test}.json``, ``irsr/irsr_{train,test}.json``."""
+    root = Path(root)
+    layout = {"assr": ("train", "val", "test"), "irsr": ("train", "test")}
+    for t, (task, splits) in enumerate(layout.items()):
+        for s, split in enumerate(splits):
+            doc = coco_keypoints(
+                n_images,
+                seed=seed + 10 * t + s,
+                first_image_id=1 + 1000 * s,
+                first_annotation_id=1 + 100000 * s,
+                file_prefix=f"COCO_{split}2014_",
+            )
+            rng = np.random.default_rng(seed + 100 * t + s)
+            by_image: dict[int, list[dict]] = {}
+            for a in doc["annotations"]:
+                by_image.setdefault(a["image_id"], []).append(a)
+            for anns in by_image.values():
+                order = rng.permutation(len(anns)) + 1
+                for a, rank in zip(anns, order.tolist()):
+                    a["class_id"] = 1
+                    a["visiting_order"] = rank
+            write_json(doc, root / task / f"{task}_{split}.json")
+            (root / task / "images" / split).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cvat_zip(path: str | Path, n_images: int = 6, seed: int = 2) -> Path:
+    """A CVAT "COCO Keypoints 1.0" export zip: ``annotations/person_keypoints_default.json``."""
+    doc = coco_keypoints(n_images, seed=seed, float_keypoints=True, crowd_fraction=0.0)
+    doc["licenses"] = [{"name": "", "id": 0, "url": ""}]
+    doc["info"] = {
+        k: "" for k in ("contributor", "date_created", "description", "url", "version", "year")
+    }
+    for im in doc["images"]:
+        im.update(flickr_url="", coco_url="", date_captured=0)
+    for i, a in enumerate(doc["annotations"]):
+        a["attributes"] = {"occluded": bool(i % 3 == 0), "keyframe": True, "track_id": i % 4}
+        a["score"] = round(0.5 + (i % 10) / 20, 2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("annotations/person_keypoints_default.json", orjson.dumps(doc))
+    return path
+
+
+PART_CATEGORIES = [
+    ("Quadruped", ("Head", "Body", "Foot", "Tail")),
+    ("Biped", ("Head", "Body", "Hand", "Foot", "Tail")),
+    ("Fish", ("Head", "Body", "Fin", "Tail")),
+]
+
+
+def partimagenet(n_images: int = 8, seed: int = 3) -> dict:
+    """A PartImageNet-style document: part categories with ``supercategory``, polygons, no keypoints."""
+    rng = np.random.default_rng(seed)
+    categories = []
+    for sup, parts in PART_CATEGORIES:
+        for part in parts:
+            categories.append(
+                {"id": len(categories), "name": f"{sup} {part}", "supercategory": sup}
+            )
+    images, annotations = [], []
+    for i in range(n_images):
+        images.append(
+            {"file_name": f"n0{1440764 + i}_{i}.JPEG", "height": 375, "width": 500, "id": i}
+        )
+        for _ in range(int(rng.integers(1, 5))):
+            x, y = (float(v) for v in np.round(rng.uniform(0, 300, 2), 2))
+            ww, hh = (float(v) for v in np.round(rng.uniform(10, 150, 2), 2))
+            annotations.append(
+                {
+                    "id": len(annotations),
+                    "image_id": i,
+                    "category_id": int(rng.integers(0, len(categories))),
+                    "segmentation": [[x, y, x + ww, y, x + ww, y + hh, x, y + hh]],
+                    "area": round(ww * hh, 3),
+                    "bbox": [x, y, ww, hh],
+                    "iscrowd": 0,
+                }
+            )
+    return {"images": images, "annotations": annotations, "categories": categories}

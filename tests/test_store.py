@@ -1,0 +1,185 @@
+"""The store: Hive layout readable without posestore, atomic replacement, crash recovery, rm."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import polars as pl
+import pytest
+
+import posestore
+from posestore import schema, synthetic
+from posestore import store as store_module
+
+
+def counts_without_posestore(root) -> dict:
+    """Row counts per (dataset, split) read by plain DuckDB with Hive partitioning."""
+    rows = duckdb.sql(
+        f"SELECT dataset, split, count(*) FROM read_parquet('{root}/images/*/*/*.parquet', "
+        "hive_partitioning = true) GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return {(d, s): n for d, s, n in rows}
+
+
+def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_path):
+    a = synthetic.write_json(
+        synthetic.coco_keypoints(30, seed=1), tmp_path / "src" / "person_keypoints_val2017.json"
+    )
+    synthetic.write_json(
+        synthetic.coco_keypoints(20, seed=2, first_image_id=5000, first_annotation_id=90000),
+        tmp_path / "src" / "person_keypoints_train2017.json",
+    )
+    store.ingest(a.parent, dataset="coco")
+    for table in schema.SPLIT_TABLES:
+        for split in ("train2017", "val2017"):
+            assert (
+                store.root / table / "dataset=coco" / f"split={split}" / "part-0.parquet"
+            ).is_file()
+    assert (store.root / "categories" / "dataset=coco" / "part-0.parquet").is_file()
+    assert counts_without_posestore(store.root) == {
+        ("coco", "train2017"): 20,
+        ("coco", "val2017"): 30,
+    }
+    lf = pl.scan_parquet(str(store.root / "keypoints"), hive_partitioning=True)
+    by_split = lf.group_by("split").agg(pl.len()).sort("split").collect()
+    assert by_split["len"].to_list() == [
+        store.sql(f"SELECT count(*) FROM keypoints WHERE split = '{s}'").fetchall()[0][0]
+        for s in ("train2017", "val2017")
+    ]
+    described = {
+        row[0]: row[1]
+        for row in duckdb.sql(
+            f"DESCRIBE SELECT * FROM read_parquet('{store.root}/instances/*/*/*.parquet', hive_partitioning = true)"
+        ).fetchall()
+    }
+    assert described["dataset"] == "VARCHAR" and described["instance_id"] == "BIGINT"
+
+
+def test_scan_and_sql_agree(store, tmp_path):
+    store.ingest(
+        synthetic.write_json(synthetic.coco_keypoints(40, seed=3), tmp_path / "a.json"), dataset="a"
+    )
+    visible = (
+        store.scan("keypoints").filter(pl.col("visibility") == 2).select(pl.len()).collect().item()
+    )
+    assert (
+        visible
+        == store.sql("SELECT count(*) FROM keypoints WHERE visibility = 2").fetchall()[0][0]
+        > 0
+    )
+
+
+def test_reingest_replaces_the_whole_dataset(store, tmp_path):
+    src = tmp_path / "src"
+    synthetic.write_json(synthetic.coco_keypoints(10, seed=1), src / "person_keypoints_val.json")
+    synthetic.write_json(
+        synthetic.coco_keypoints(5, seed=2, first_image_id=100, first_annotation_id=1000),
+        src / "person_keypoints_train.json",
+    )
+    store.ingest(src, dataset="d")
+    assert counts_without_posestore(store.root) == {("d", "train"): 5, ("d", "val"): 10}
+    one = synthetic.write_json(
+        synthetic.coco_keypoints(7, seed=3), tmp_path / "person_keypoints_val.json"
+    )
+    store.ingest(one, dataset="d")
+    assert counts_without_posestore(store.root) == {("d", "val"): 7}
+    assert not (store.root / "images" / "dataset=d" / "split=train").exists()
+    assert list((store.root / store_module.META_DIR / store_module.TXN_DIR).iterdir()) == []
+
+
+def test_rm_removes_the_dataset_from_every_table(store, tmp_path):
+    store.ingest(
+        synthetic.write_json(synthetic.coco_keypoints(5, seed=1), tmp_path / "a.json"), dataset="a"
+    )
+    store.ingest(
+        synthetic.write_json(synthetic.coco_keypoints(5, seed=2), tmp_path / "b.json"), dataset="b"
+    )
+    store.rm("a")
+    assert store.dataset_names() == ["b"]
+    for table in schema.SCHEMAS:
+        assert not (store.root / table / "dataset=a").exists()
+    assert store.sql("SELECT DISTINCT dataset FROM keypoints").fetchall() == [("b",)]
+    with pytest.raises(posestore.StoreError, match="no dataset 'a'"):
+        store.rm("a")
+
+
+KILL_SCRIPT = """
+import sys, posestore
+posestore.open(sys.argv[1]).ingest(sys.argv[2], dataset="d")
+"""
+
+
+@pytest.mark.slow
+def test_ingest_killed_midway_leaves_the_previous_version_whole(store, tmp_path):
+    old = synthetic.write_json(synthetic.coco_keypoints(50, seed=1), tmp_path / "old.json")
+    store.ingest(old, dataset="d")
+    before = counts_without_posestore(store.root)
+    big = tmp_path / "big"
+    for k in range(6):
+        synthetic.write_json(
+            synthetic.coco_keypoints(
+                6000, seed=10 + k, first_image_id=1 + k * 10**6, first_annotation_id=1 + k * 10**7
+            ),
+            big / f"person_keypoints_part{k}.json",
+        )
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(store.root), str(big)])
+    txn_root = store.root / store_module.META_DIR / store_module.TXN_DIR
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(txn_root.rglob("*.parquet")):
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the ingest finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(txn_root.rglob("*.parquet")), "the kill came before any file was staged"
+    # queries that do not go through posestore see the old version, whole
+    assert counts_without_posestore(store.root) == before
+    reopened = posestore.open(store.root)
+    assert list(txn_root.iterdir()) == []
+    assert reopened.sql("SELECT count(*) FROM images WHERE dataset = 'd'").fetchall() == [(50,)]
+    assert reopened.sql("SELECT count(*) FROM keypoints WHERE dataset = 'd'").fetchall()[0][0] == (
+        sum(len(a["keypoints"]) // 3 for a in json.loads(old.read_bytes())["annotations"])
+    )
+
+
+def test_crash_in_the_middle_of_the_swap_is_finished_on_next_open(store, tmp_path, monkeypatch):
+    store.ingest(
+        synthetic.write_json(synthetic.coco_keypoints(10, seed=1), tmp_path / "old.json"),
+        dataset="d",
+    )
+    new = synthetic.write_json(synthetic.coco_keypoints(25, seed=2), tmp_path / "new.json")
+    real_rename = store_module._rename
+    calls = {"n": 0}
+
+    class Crash(BaseException):
+        pass
+
+    def crashing_rename(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 5:  # some tables swapped, others not
+            raise Crash
+        real_rename(src, dst)
+
+    monkeypatch.setattr(store_module, "_rename", crashing_rename)
+    with pytest.raises(Crash):
+        store.ingest(new, dataset="d")
+    monkeypatch.setattr(store_module, "_rename", real_rename)
+    reopened = posestore.open(store.root)
+    n_images = reopened.sql("SELECT count(*) FROM images WHERE dataset='d'").fetchall()[0][0]
+    n_frames = reopened.sql("SELECT count(*) FROM frames WHERE dataset='d'").fetchall()[0][0]
+    assert n_images == n_frames == 25
+    assert reopened.dataset_info("d")["num_images"] == 25
+    assert list((store.root / store_module.META_DIR / store_module.TXN_DIR).iterdir()) == []
+
+
+def test_default_store_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSESTORE_STORE", str(tmp_path / "envstore"))
+    s = posestore.open()
+    assert s.root == tmp_path / "envstore" and s.root.is_dir()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -99,12 +101,26 @@ def coco_tasks(root: Path) -> list[str | None]:
     return tasks
 
 
+@dataclass
+class _Document:
+    """One COCO JSON of a source, not read yet."""
+
+    where: str  # for messages: the file, or zip!member
+    path: str  # relative to the source root (what export lays out again)
+    split: str
+    size: int
+    load: Callable[[], bytes]
+    image_root: str | None = None
+    container: str | None = None
+
+
 def read_coco(
     source: str | Path,
     dataset: str,
     split: str | None = None,
     flavor: str | None = None,
     task: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Iterator[schema.Tables]:
     """Read a COCO-family source: a JSON file, a CVAT ``.zip``, or a dataset root folder.
 
@@ -112,59 +128,99 @@ def read_coco(
     ``keypoints``, ``frames``, ``categories`` and a one-row ``datasets`` whose
     ``metadata`` describes that split. ``split`` names the split of a single file;
     ``task`` picks one task folder of a root that has several (PoseSOR ``assr``).
+    ``progress(message, bytes_done, bytes_total)`` is told as each file is read.
     """
     source = Path(source)
-    if source.is_dir():
-        files = [(rel, t) for rel, t in coco_files(source) if t == task]
-        if not files:
-            raise SourceError(source, None, "no COCO JSON files found in this folder")
-        for rel, _ in files:
-            name = (
-                split
-                if (split and len(files) == 1)
-                else split_name(rel, task.rsplit("/", 1)[-1] if task else None)
-            )
-            yield read_coco_document(
-                parse_json((source / rel).read_bytes(), str(source / rel)),
-                str(source / rel),
-                dataset,
-                name,
-                rel,
-                flavor,
-                image_root=_image_root(source, task, name),
-            )
-    elif zipfile.is_zipfile(source):
+    if zipfile.is_zipfile(source) and not source.is_dir():
         with zipfile.ZipFile(source) as zf:
-            members = sorted(
-                n for n in zf.namelist() if n.endswith(".json") and not n.startswith("__MACOSX")
+            yield from _read_documents(
+                _zip_documents(source, zf, split), dataset, flavor or "cvat", progress
             )
-            if not members:
-                raise SourceError(source, None, "the zip holds no JSON annotation file")
-            for member in members:
-                where = f"{source}!{member}"
-                name = split if (split and len(members) == 1) else split_name(member)
-                yield read_coco_document(
-                    parse_json(zf.read(member), where),
-                    where,
-                    dataset,
-                    name,
-                    member,
-                    flavor or "cvat",
-                    image_root="images"
-                    if any(n.startswith("images/") for n in zf.namelist())
-                    else None,
-                    container="zip",
-                )
     else:
-        yield read_coco_document(
-            parse_json(source.read_bytes(), str(source)),
-            str(source),
+        yield from _read_documents(_documents(source, split, task), dataset, flavor, progress)
+
+
+def _read_documents(
+    docs: list[_Document], dataset: str, flavor: str | None, progress
+) -> Iterator[schema.Tables]:
+    total = sum(d.size for d in docs)
+    done = 0
+    for d in docs:
+        if progress:
+            progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
+        doc = parse_json(d.load(), d.where)
+        if progress:  # parsing is about a third of the work on a file
+            progress(f"flattening {d.path}", done + d.size // 3, total)
+        tables = read_coco_document(
+            doc,
+            d.where,
             dataset,
-            split or split_name(source.name),
-            source.name,
+            d.split,
+            d.path,
             flavor,
-            image_root=None,
+            image_root=d.image_root,
+            container=d.container,
         )
+        del doc
+        done += d.size
+        if progress:
+            progress(f"read {d.path}", done, total)
+        yield tables
+
+
+def _documents(source: Path, split: str | None, task: str | None) -> list[_Document]:
+    if not source.is_dir():
+        return [
+            _Document(
+                str(source),
+                source.name,
+                split or split_name(source.name),
+                source.stat().st_size,
+                source.read_bytes,
+            )
+        ]
+    files = [rel for rel, t in coco_files(source) if t == task]
+    if not files:
+        raise SourceError(source, None, "no COCO JSON files found in this folder")
+    docs = []
+    for rel in files:
+        path = source / rel
+        name = (
+            split
+            if (split and len(files) == 1)
+            else split_name(rel, task.rsplit("/", 1)[-1] if task else None)
+        )
+        docs.append(
+            _Document(
+                str(path),
+                rel,
+                name,
+                path.stat().st_size,
+                path.read_bytes,
+                _image_root(source, task, name),
+            )
+        )
+    return docs
+
+
+def _zip_documents(source: Path, zf: zipfile.ZipFile, split: str | None) -> list[_Document]:
+    names = zf.namelist()
+    members = sorted(n for n in names if n.endswith(".json") and not n.startswith("__MACOSX"))
+    if not members:
+        raise SourceError(source, None, "the zip holds no JSON annotation file")
+    image_root = "images" if any(n.startswith("images/") for n in names) else None
+    return [
+        _Document(
+            f"{source}!{m}",
+            m,
+            split if (split and len(members) == 1) else split_name(m),
+            zf.getinfo(m).file_size,
+            partial(zf.read, m),
+            image_root,
+            "zip",
+        )
+        for m in members
+    ]
 
 
 def _image_root(root: Path, task: str | None, split: str) -> str | None:

@@ -29,7 +29,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# piped output is not cut to 80 columns
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 StoreOption = Annotated[
@@ -42,6 +43,15 @@ StoreOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+_GLOBAL = {"store": None}
+
+
+@app.callback()
+def _options(store: StoreOption = None) -> None:
+    """Options before the command (``posestore --store DIR ls``) apply to every command."""
+    _GLOBAL["store"] = store
 
 
 class Images(str, Enum):
@@ -77,17 +87,20 @@ def _line(kind: str, message: str) -> None:
 def _open(store: Path | None, create: bool = False):
     import posestore
 
-    return posestore.open(store, create=create)
+    return posestore.open(store or _GLOBAL["store"], create=create)
 
 
 @contextmanager
 def _progress():
-    """A transient spinner line that ingest and export update as they go."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """A transient progress line that ingest and export update: a bar over source bytes when
+    the work is measured, with what is being done now."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -95,7 +108,10 @@ def _progress():
         task = bar.add_task("starting", total=None)
 
         def update(message: str, done: int, total: int) -> None:
-            bar.update(task, description=message)
+            if total > 0:
+                bar.update(task, description=message, completed=done, total=total)
+            else:
+                bar.update(task, description=message)
 
         yield update
 

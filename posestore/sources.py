@@ -6,6 +6,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from posestore import schema
@@ -21,7 +22,7 @@ class Plan:
 
     dataset: str
     format: str
-    read: Callable[[], Iterator[schema.Tables]]
+    read: Callable[..., Iterator[schema.Tables]]  # read(progress=None)
 
 
 def default_name(source: Path) -> str:
@@ -61,14 +62,9 @@ def plan(
         from posestore.ingest.coco import coco_tasks, read_coco
 
         tasks = coco_tasks(source) if source.is_dir() else [None]
-        if len(tasks) > 1:
-            return [
-                Plan(
-                    f"{name}-{task}",
-                    fmt,
-                    lambda task=task: read_coco(source, f"{name}-{task}", split, task=task),
-                )
-                for task in tasks
-            ]
-        return [Plan(name, fmt, lambda: read_coco(source, name, split, task=tasks[0]))]
+        names = [name] if len(tasks) == 1 else [f"{name}-{task}" for task in tasks]
+        return [
+            Plan(n, fmt, partial(read_coco, source, n, split, task=task))
+            for n, task in zip(names, tasks)
+        ]
     raise AssertionError(fmt)

@@ -211,7 +211,12 @@ class Store:
             for plan in plans:
                 start = time.perf_counter()
                 written = self._stage(
-                    txn, plan.dataset, plan.format, str(source), plan.read(), progress
+                    txn,
+                    plan.dataset,
+                    plan.format,
+                    str(source),
+                    plan.read(progress=progress),
+                    progress,
                 )
                 written.seconds = time.perf_counter() - start
                 done.append(written)
@@ -261,7 +266,7 @@ class Store:
                         tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
                     )
                     if progress:
-                        progress(f"writing {dataset}/{split} {table}", 0, 0)
+                        progress(f"writing {dataset}/{split} {table}", -1, -1)
                     _write(
                         partition_dir(txn, table, dataset, split) / PART_FILE,
                         schema.conform(table, rows),

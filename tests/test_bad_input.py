@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,12 +112,17 @@ def test_cli_truncated_json_is_one_line_without_traceback(filled):
     assert snapshot(store.root) == before
 
 
-def test_cli_wrong_keypoint_length_names_the_annotation(filled):
+@pytest.mark.parametrize("how", sorted(EXPECTED))
+def test_cli_bad_document_is_one_line_naming_file_and_record(filled, how):
     store, doc, tmp = filled
-    bad = synthetic.write_json(spoil(doc, "keypoints_length"), tmp / "bad.json")
+    bad = synthetic.write_json(spoil(doc, how), tmp / f"{how}.json")
+    before = snapshot(store.root)
     r = run_cli("ingest", str(bad), "--dataset", "d", store=store.root)
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert f"error: {bad}: annotations[1].keypoints: has 50 values" in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {bad}")
+    assert re.search(EXPECTED[how], lines[0])
+    assert snapshot(store.root) == before
 
 
 @pytest.mark.parametrize("name", ["../x", "/abs", "a/b", ".hidden", "", "x y"])

@@ -73,3 +73,49 @@ COCO17_SKELETON = (
     (5, 7),
 )
 """COCO's 17 person joints and its 1-based skeleton."""
+
+# -- FashionAI ---------------------------------------------------------------
+
+FASHIONAI_JOINTS = (
+    "neckline_left", "neckline_right", "center_front", "shoulder_left", "shoulder_right",
+    "armpit_left", "armpit_right", "waistline_left", "waistline_right",
+    "cuff_left_in", "cuff_left_out", "cuff_right_in", "cuff_right_out",
+    "top_hem_left", "top_hem_right", "waistband_left", "waistband_right",
+    "hemline_left", "hemline_right", "crotch",
+    "bottom_left_in", "bottom_left_out", "bottom_right_in", "bottom_right_out",
+)  # fmt: skip
+"""The 24 joint columns of a FashionAI CSV, in column order."""
+
+FASHIONAI_ID_COLUMNS = ("image_id", "image_category")
+
+FASHIONAI_CATEGORIES = {
+    "blouse": (
+        "neckline_left", "neckline_right", "center_front", "shoulder_left", "shoulder_right",
+        "armpit_left", "armpit_right", "cuff_left_in", "cuff_left_out", "cuff_right_in",
+        "cuff_right_out", "top_hem_left", "top_hem_right",
+    ),
+    "outwear": (
+        "neckline_left", "neckline_right", "shoulder_left", "shoulder_right", "armpit_left",
+        "armpit_right", "waistline_left", "waistline_right", "cuff_left_in", "cuff_left_out",
+        "cuff_right_in", "cuff_right_out", "top_hem_left", "top_hem_right",
+    ),
+    "trousers": (
+        "waistband_left", "waistband_right", "crotch", "bottom_left_in", "bottom_left_out",
+        "bottom_right_in", "bottom_right_out",
+    ),
+    "skirt": ("waistband_left", "waistband_right", "hemline_left", "hemline_right"),
+    "dress": (
+        "neckline_left", "neckline_right", "center_front", "shoulder_left", "shoulder_right",
+        "armpit_left", "armpit_right", "waistline_left", "waistline_right", "cuff_left_in",
+        "cuff_left_out", "cuff_right_in", "cuff_right_out", "hemline_left", "hemline_right",
+    ),
+}  # fmt: skip
+"""Each garment category with the joints it defines (its ``keypoints``), in CSV column order.
+Category ids are 1..5 in this order."""
+
+FASHIONAI_SUPERCATEGORY = "garment"
+
+FASHIONAI_TO_COCO_VISIBILITY = {-1: 0, 0: 1, 1: 2}
+"""FashionAI v (−1 absent, 0 occluded, 1 visible) → COCO v (0, 1, 2); the writer inverts it."""
+
+FASHIONAI_ABSENT_CELL = "-1_-1_-1"

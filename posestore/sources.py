@@ -12,7 +12,7 @@ from pathlib import Path
 from posestore import schema
 from posestore.errors import SourceError
 
-FORMATS = ("coco",)
+FORMATS = ("coco", "fashionai")
 """Formats posestore reads (``--format``)."""
 
 
@@ -37,10 +37,16 @@ def detect_format(source: Path) -> str:
     if source.is_dir():
         if any(source.rglob("*.json")):
             return "coco"
-        raise SourceError(source, None, "found no annotation files (COCO .json) in this folder")
+        if any(source.rglob("*.csv")):
+            return "fashionai"
+        raise SourceError(
+            source, None, "found no annotation files (COCO .json, FashionAI .csv) in this folder"
+        )
     suffix = source.suffix.lower()
     if suffix == ".json" or zipfile.is_zipfile(source):
         return "coco"
+    if suffix == ".csv":
+        return "fashionai"
     raise SourceError(
         source,
         None,
@@ -67,4 +73,8 @@ def plan(
             Plan(n, fmt, partial(read_coco, source, n, split, task=task))
             for n, task in zip(names, tasks)
         ]
+    if fmt == "fashionai":
+        from posestore.ingest.fashionai import read_fashionai
+
+        return [Plan(name, fmt, partial(read_fashionai, source, name, split))]
     raise AssertionError(fmt)

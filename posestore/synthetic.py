@@ -232,3 +232,74 @@ def partimagenet(n_images: int = 8, seed: int = 3) -> dict:
                 }
             )
     return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def fashionai_rows(n_rows: int, seed: int = 4, kind: str = "train") -> list[list[str]]:
+    """FashionAI CSV rows (no header): image path, category, and 24 ``x_y_v`` cells for train."""
+    from posestore.formats import FASHIONAI_ABSENT_CELL, FASHIONAI_CATEGORIES, FASHIONAI_JOINTS
+
+    rng = np.random.default_rng(seed)
+    names = list(FASHIONAI_CATEGORIES)
+    cats = rng.integers(0, len(names), size=n_rows)
+    xy = rng.integers(0, 512, size=(n_rows, len(FASHIONAI_JOINTS), 2))
+    vis = rng.choice([1, 0], size=(n_rows, len(FASHIONAI_JOINTS)), p=[0.8, 0.2])
+    rows = []
+    for i in range(n_rows):
+        name = names[cats[i]]
+        row = [f"Images/{name}/{rng.bytes(16).hex()}.jpg", name]
+        if kind == "train":
+            defined = set(FASHIONAI_CATEGORIES[name])
+            for j, joint in enumerate(FASHIONAI_JOINTS):
+                row.append(
+                    f"{xy[i, j, 0]}_{xy[i, j, 1]}_{vis[i, j]}"
+                    if joint in defined
+                    else FASHIONAI_ABSENT_CELL
+                )
+        rows.append(row)
+    return rows
+
+
+def fashionai_csv(
+    path: str | Path,
+    n_rows: int = 20,
+    seed: int = 4,
+    kind: str = "train",
+    header: bool = True,
+    newline: str = "\n",
+    bom: bool = False,
+    images: bool = False,
+) -> Path:
+    """Write a FashionAI CSV; with ``images``, tiny JPEG/PNG files (headers only) beside it."""
+    from posestore.formats import FASHIONAI_ID_COLUMNS, FASHIONAI_JOINTS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = fashionai_rows(n_rows, seed, kind)
+    lines = []
+    if header:
+        lines.append(
+            ",".join([*FASHIONAI_ID_COLUMNS, *(FASHIONAI_JOINTS if kind == "train" else ())])
+        )
+    lines += [",".join(r) for r in rows]
+    text = newline.join(lines) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    if images:
+        rng = np.random.default_rng(seed)
+        for i, r in enumerate(rows):
+            w, h = (int(v) for v in rng.integers(200, 800, size=2))
+            target = path.parent / r[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(image_header_bytes(w, h, png=i % 2 == 1))
+    return path
+
+
+def image_header_bytes(width: int, height: int, png: bool = False) -> bytes:
+    """The first bytes of a JPEG (APP0 + SOF0) or PNG (IHDR) of the given size: enough to read its size."""
+    import struct
+
+    if png:
+        ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\x00\x00\x00\x00"
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"

@@ -10,7 +10,7 @@ import orjson
 from posestore import schema
 from posestore.errors import StoreError
 
-WRITERS = ("coco",)
+WRITERS = ("coco", "fashionai")
 """Formats posestore writes (``--format``)."""
 
 
@@ -34,19 +34,51 @@ def write_dataset(
     meta = info["metadata"]
     if fmt == "coco":
         return _write_coco(parts, meta, out, progress)
+    if fmt == "fashionai":
+        return _write_fashionai(parts, meta, out, progress)
     raise AssertionError(fmt)
+
+
+def _single_file(parts: dict, out: Path, suffix: str) -> bool:
+    """OUT names one file (``out.csv``): the selection must be one split."""
+    if out.suffix.lower() != suffix:
+        return False
+    if len(parts) != 1:
+        raise StoreError(
+            f"{out} is one file but the dataset has {len(parts)} splits ({', '.join(parts)}); "
+            "pass --split, or give a folder"
+        )
+    return True
+
+
+def _write_fashionai(
+    parts: dict[str, schema.Tables], meta: dict, out: Path, progress
+) -> list[Path]:
+    from .fashionai import fashionai_csv
+
+    if meta.get("format") != "fashionai":
+        raise StoreError(f"a {meta.get('format')} dataset cannot be written as FashionAI CSV")
+    split_meta = meta.get("splits", {})
+    written = []
+    single = _single_file(parts, out, ".csv")
+    for split, tables in parts.items():
+        if progress:
+            progress(f"writing {split}", -1, -1)
+        data = fashionai_csv(tables, split_meta.get(split))
+        rel = split_meta.get(split, {}).get("path") or f"{split}.csv"
+        target = out if single else safe_relative(rel, out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+    return written
 
 
 def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress) -> list[Path]:
     from .coco import coco_document
 
-    split_meta = meta.get("splits", {}) if meta.get("format") == "coco" else {}
-    if out.suffix.lower() == ".json":
-        if len(parts) != 1:
-            raise StoreError(
-                f"{out} is one file but the dataset has {len(parts)} splits ({', '.join(parts)}); "
-                "pass --split, or give a folder"
-            )
+    native = meta.get("format") == "coco"
+    split_meta = meta.get("splits", {}) if native else {}
+    if _single_file(parts, out, ".json"):
         ((split, tables),) = parts.items()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(coco_document(tables, split_meta.get(split))))
@@ -54,8 +86,9 @@ def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress
     documents = {}
     for split, tables in parts.items():
         if progress:
-            progress(f"writing {split}", 0, 0)
-        rel = split_meta.get(split, {}).get("path") or f"{split}.json"
+            progress(f"writing {split}", -1, -1)
+        rel = split_meta.get(split, {}).get("path") if native else None
+        rel = rel or f"{split}.json"
         documents[rel] = orjson.dumps(coco_document(tables, split_meta.get(split)))
     if out.suffix.lower() == ".zip":
         out.parent.mkdir(parents=True, exist_ok=True)

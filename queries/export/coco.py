@@ -45,6 +45,8 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
     document is written (canonical numbers, no extra top-level keys).
     """
     meta = split_meta or {}
+    if split_meta is None:
+        tables = _as_coco(tables)
     order = meta.get("key_order", {})
     styles = meta.get("styles", {})
     images = _records(tables["images"], _IMAGE_COLUMNS, order.get("images", []))
@@ -59,7 +61,7 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
     sections = {"images": images, "annotations": annotations, "categories": categories}
 
     doc: dict = {}
-    top = meta.get("top", {})
+    top = meta.get("top", {"info": {"description": "exported by posestore"}, "licenses": []})
     top_order = order.get("top") or [*top, *_TOP_SECTIONS]
     for key in top_order:
         if key in sections:
@@ -67,6 +69,69 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
         elif key in top:
             doc[key] = top[key]
     return doc
+
+
+def _as_coco(tables: schema.Tables) -> schema.Tables:
+    """Another format's tables as COCO expects them: boxes, areas and labelled-joint counts
+    derived from the joints where the source has none, unlabelled joints at (0, 0), and
+    the source format's own fields (``attributes``) left behind."""
+    inst, kp = tables["instances"], tables["keypoints"]
+    kp = kp.filter(pc.equal(kp["frame"], 0)) if len(kp) else kp
+    vis = kp["visibility"].fill_null(0).to_numpy(zero_copy_only=False)
+    labelled = vis > 0
+    zero = pa.array(np.zeros(len(kp), dtype=np.float32))
+    for axis in ("x", "y"):
+        kp = kp.set_column(
+            kp.schema.get_field_index(axis), axis, pc.if_else(pa.array(labelled), kp[axis], zero)
+        )
+
+    ids = inst["instance_id"].to_numpy()
+    order = np.argsort(ids)
+    n = len(inst)
+    pos = (
+        order[np.searchsorted(ids, kp["instance_id"].to_numpy()[labelled], sorter=order)]
+        if n
+        else []
+    )
+    x = kp["x"].to_numpy(zero_copy_only=False)[labelled].astype(np.float64)
+    y = kp["y"].to_numpy(zero_copy_only=False)[labelled].astype(np.float64)
+    lo_x, lo_y = np.full(n, np.inf), np.full(n, np.inf)
+    hi_x, hi_y = np.full(n, -np.inf), np.full(n, -np.inf)
+    np.minimum.at(lo_x, pos, x)
+    np.minimum.at(lo_y, pos, y)
+    np.maximum.at(hi_x, pos, x)
+    np.maximum.at(hi_y, pos, y)
+    has_box = np.isfinite(lo_x)
+    derived = {
+        "bbox_x": lo_x, "bbox_y": lo_y, "bbox_w": hi_x - lo_x, "bbox_h": hi_y - lo_y,
+    }  # fmt: skip
+    for name, values in derived.items():
+        inst = _fill(inst, name, pa.array(np.round(values, 2), mask=~has_box))
+    area = pc.multiply(inst["bbox_w"], inst["bbox_h"])
+    inst = _fill(inst, "area", area)
+    inst = _fill(inst, "iscrowd", pa.array(np.zeros(n, dtype=np.int8)))
+    counts = np.bincount(np.asarray(pos, dtype=np.int64), minlength=n).astype(np.int32)
+    inst = _fill(inst, "num_keypoints", pa.array(counts))
+    no_attributes = pa.nulls(n, pa.string())
+    inst = inst.set_column(inst.schema.get_field_index("attributes"), "attributes", no_attributes)
+    images = tables["images"]
+    images = images.set_column(
+        images.schema.get_field_index("attributes"),
+        "attributes",
+        pa.nulls(len(images), pa.string()),
+    )
+    cats = tables["categories"]
+    cats = cats.set_column(
+        cats.schema.get_field_index("attributes"), "attributes", pa.nulls(len(cats), pa.string())
+    )
+    return {**tables, "instances": inst, "keypoints": kp, "images": images, "categories": cats}
+
+
+def _fill(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    """Nulls of a column filled from ``values``."""
+    i = table.schema.get_field_index(name)
+    column = pc.coalesce(table[name], values.cast(table.schema.field(name).type))
+    return table.set_column(i, name, column)
 
 
 def write_coco(tables: schema.Tables, out: str | Path, split_meta: dict | None = None) -> Path:

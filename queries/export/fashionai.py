@@ -1,0 +1,136 @@
+"""Tables → FashionAI keypoint CSV: the inverse of ``posestore.ingest.fashionai``.
+
+Cells are built column by column with Arrow string kernels; the file's own
+layout (header, line endings, final newline, trailing blank lines, BOM) comes
+from the split's metadata, so a whole split comes back byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posestore import jsonnum, schema
+from posestore.errors import StoreError
+from posestore.formats import (
+    FASHIONAI_ABSENT_CELL,
+    FASHIONAI_CATEGORIES,
+    FASHIONAI_ID_COLUMNS,
+    FASHIONAI_JOINTS,
+)
+
+_BOM = "\ufeff"
+
+
+def fashionai_csv(tables: schema.Tables, split_meta: dict | None = None) -> bytes:
+    """The CSV bytes of one split's tables (a whole split, or a selection of its rows)."""
+    meta = split_meta or {}
+    images = tables["images"].sort_by("image_id")
+    n = len(images)
+    names = _category_per_image(images, tables["instances"], tables["categories"])
+    kind = meta.get("kind") or ("train" if len(tables["keypoints"]) else "test")
+    columns: list[list[str]] = [images["file_name"].to_pylist(), names]
+    if kind == "train":
+        cells = _joint_cells(images, tables["instances"], tables["keypoints"], tables["categories"])
+        columns += [cells[:, j].tolist() for j in range(len(FASHIONAI_JOINTS))]
+    rows = [list(r) for r in zip(*columns)] if n else []
+    _apply_overrides(rows, images["attributes"], kind)
+
+    header = meta.get(
+        "header", [*FASHIONAI_ID_COLUMNS, *(FASHIONAI_JOINTS if kind == "train" else ())]
+    )
+    newline = meta.get("newline", "\n")
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator=newline)
+    if header is not None:
+        writer.writerow(header)
+    writer.writerows(rows)
+    text = buf.getvalue()
+    if not meta.get("final_newline", True) and text.endswith(newline):
+        text = text[: -len(newline)]
+    text += newline * meta.get("trailing_blank_lines", 0)
+    if meta.get("bom"):
+        text = _BOM + text
+    return text.encode("utf-8")
+
+
+def _category_per_image(images: pa.Table, instances: pa.Table, categories: pa.Table):
+    """The garment category name of each image (via its one instance)."""
+    cat_names = dict(zip(categories["category_id"].to_pylist(), categories["name"].to_pylist()))
+    unknown = set(cat_names.values()) - set(FASHIONAI_CATEGORIES)
+    by_image = dict(zip(instances["image_id"].to_pylist(), instances["category_id"].to_pylist()))
+    ids = images["image_id"].to_pylist()
+    missing = [i for i in ids if i not in by_image]
+    if missing:
+        raise StoreError(f"image {missing[0]} has no garment instance; FashionAI needs one per row")
+    names = [cat_names[by_image[i]] for i in ids]
+    if unknown & set(names):
+        raise StoreError(
+            f"categories {sorted(unknown & set(names))} are not FashionAI garments; export as coco instead"
+        )
+    return names
+
+
+def _joint_cells(
+    images: pa.Table, instances: pa.Table, keypoints: pa.Table, categories: pa.Table
+) -> np.ndarray:
+    """(images, 24) object array of ``x_y_v`` cells, absent where the category has no such joint."""
+    n = len(images)
+    cells = np.full((n, len(FASHIONAI_JOINTS)), FASHIONAI_ABSENT_CELL, dtype=object)
+    if not len(keypoints):
+        return cells
+    # joint index within a category → CSV column
+    column_of: dict[tuple[int, int], int] = {}
+    for cid, joints in zip(
+        categories["category_id"].to_pylist(), categories["keypoints"].to_pylist()
+    ):
+        for j, name in enumerate(joints or []):
+            column_of[(cid, j)] = FASHIONAI_JOINTS.index(name)
+    image_ids = images["image_id"].to_numpy()
+    inst_ids = instances["instance_id"].to_numpy()
+    inst_cat = instances["category_id"].to_numpy()
+    kp_inst = keypoints["instance_id"].to_numpy()
+    order = np.argsort(inst_ids)
+    cat = inst_cat[order[np.searchsorted(inst_ids, kp_inst, sorter=order)]]
+    joint = keypoints["joint"].to_numpy().astype(np.int64)
+    lookup = np.full((int(cat.max()) + 1, int(joint.max()) + 1), -1, dtype=np.int64)
+    for (cid, j), col in column_of.items():
+        if cid < lookup.shape[0] and j < lookup.shape[1]:
+            lookup[cid, j] = col
+    col = lookup[cat, joint]
+    row_order = np.argsort(image_ids)
+    row = row_order[np.searchsorted(image_ids, keypoints["image_id"].to_numpy(), sorter=row_order)]
+    text = _cell_text(keypoints)
+    keep = col >= 0
+    cells[row[keep], col[keep]] = np.asarray(text, dtype=object)[keep]
+    return cells
+
+
+def _cell_text(keypoints: pa.Table) -> list[str]:
+    """``x_y_v`` per keypoint row: each coordinate with its float32 shortest repr (``12``, ``354.69``)."""
+    vis = keypoints["visibility"].fill_null(0).cast(pa.int64())
+    v = pc.subtract(vis, 1).cast(pa.string())  # COCO 0/1/2 → FashionAI -1/0/1
+    x, y = (
+        pa.array(jsonnum.f32_as_f64(keypoints[axis].to_numpy(zero_copy_only=False))).cast(
+            pa.string()
+        )
+        for axis in ("x", "y")
+    )
+    return pc.binary_join_element_wise(x, y, v, "_").to_pylist()
+
+
+def _apply_overrides(rows: list[list[str]], attributes: pa.ChunkedArray, kind: str) -> None:
+    """Cells the columns cannot say (non-canonical text, filled non-category joints), extra columns."""
+    texts = attributes.to_pylist()
+    joint_col = {j: 2 + i for i, j in enumerate(FASHIONAI_JOINTS)}
+    for i in np.flatnonzero(pc.is_valid(attributes).to_numpy(zero_copy_only=False)):
+        extra = orjson.loads(texts[i])
+        if kind == "train":
+            for joint, cell in extra.get("cells", {}).items():
+                rows[i][joint_col[joint]] = cell
+        rows[i].extend(extra.get("extra_cells", []))

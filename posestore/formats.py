@@ -119,3 +119,39 @@ FASHIONAI_TO_COCO_VISIBILITY = {-1: 0, 0: 1, 1: 2}
 """FashionAI v (−1 absent, 0 occluded, 1 visible) → COCO v (0, 1, 2); the writer inverts it."""
 
 FASHIONAI_ABSENT_CELL = "-1_-1_-1"
+
+# -- PYSKL skeletons ---------------------------------------------------------
+
+NTU25_JOINTS = (
+    "spine_base", "spine_mid", "neck", "head", "left_shoulder", "left_elbow", "left_wrist",
+    "left_hand", "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip",
+    "left_knee", "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle",
+    "right_foot", "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
+)  # fmt: skip
+NTU25_SKELETON = (
+    (0, 1), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8),
+    (10, 9), (11, 10), (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17),
+    (19, 18), (21, 22), (22, 7), (23, 24), (24, 11),
+)  # fmt: skip
+"""Kinect v2 joints of NTU RGB+D and its bones, 0-based as PYSKL's graph has them."""
+
+OPENPOSE18_JOINTS = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+    "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
+    "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
+)  # fmt: skip
+OPENPOSE18_SKELETON = (
+    (0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (0, 14), (14, 16), (0, 15), (15, 17),
+)  # fmt: skip
+
+SKELETON_LAYOUTS = {
+    17: ("coco", COCO17_JOINTS, tuple((a - 1, b - 1) for a, b in COCO17_SKELETON)),
+    25: ("ntu", NTU25_JOINTS, NTU25_SKELETON),
+    18: ("openpose", OPENPOSE18_JOINTS, OPENPOSE18_SKELETON),
+}
+"""Joint layouts by joint count (V): name, joint names, 0-based bones. Other counts get no names."""
+
+PYSKL_SKELETON_CATEGORY = 1
+"""category_id of the person skeleton (kind ``object``); action labels are categories of kind
+``action`` with ``category_id = label``. In PYSKL datasets a category is keyed by (kind, category_id)."""

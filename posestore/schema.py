@@ -75,7 +75,8 @@ INSTANCES = pa.schema(
         pa.field("instance_id", pa.int64()),
         pa.field("image_id", pa.int64()),
         pa.field("category_id", pa.int64()),
-        pa.field("track", pa.int32()),
+        pa.field("track", pa.int32()),  # person index m in a clip
+        pa.field("frame", pa.int32()),  # the frame of a per-frame skeleton (Kinetics), else null
         pa.field("iscrowd", pa.int8()),
         pa.field("area", pa.float64()),
         pa.field("bbox_x", pa.float64()),

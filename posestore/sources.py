@@ -12,7 +12,7 @@ from pathlib import Path
 from posestore import schema
 from posestore.errors import SourceError
 
-FORMATS = ("coco", "fashionai")
+FORMATS = ("coco", "pyskl", "fashionai")
 """Formats posestore reads (``--format``)."""
 
 
@@ -39,6 +39,12 @@ def detect_format(source: Path) -> str:
             return "coco"
         if any(source.rglob("*.csv")):
             return "fashionai"
+        if any(source.glob("*.pkl")):
+            raise SourceError(
+                source,
+                None,
+                "a PYSKL dataset is one annotation pickle: point ingest at the .pkl file",
+            )
         raise SourceError(
             source, None, "found no annotation files (COCO .json, FashionAI .csv) in this folder"
         )
@@ -47,6 +53,8 @@ def detect_format(source: Path) -> str:
         return "coco"
     if suffix == ".csv":
         return "fashionai"
+    if suffix in (".pkl", ".pickle"):
+        return "pyskl"
     raise SourceError(
         source,
         None,
@@ -73,6 +81,16 @@ def plan(
             Plan(n, fmt, partial(read_coco, source, n, split, task=task))
             for n, task in zip(names, tasks)
         ]
+    if fmt == "pyskl":
+        from posestore.ingest.pyskl import read_pyskl
+
+        if source.is_dir():
+            raise SourceError(
+                source,
+                None,
+                "a PYSKL dataset is one annotation pickle: point ingest at the .pkl file",
+            )
+        return [Plan(name, fmt, partial(read_pyskl, source, name, split))]
     if fmt == "fashionai":
         from posestore.ingest.fashionai import read_fashionai
 

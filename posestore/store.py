@@ -1,7 +1,7 @@
 """The store: open / ingest (read → check → write aside → atomic swap) / sql / scan / export.
 
-Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-0.parquet``,
-catalogs ``<store>/<table>/dataset=<name>/part-0.parquet``. posestore's own
+Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-*.parquet``,
+catalogs ``<store>/<table>/dataset=<name>/part-*.parquet``. posestore's own
 bookkeeping lives in ``<store>/.posestore/``: a lock file, transactions being
 written (``txn/<id>/``, laid out like the store) and their journals.
 
@@ -37,7 +37,7 @@ META_DIR = ".posestore"
 LOCK_FILE = "lock"
 TXN_DIR = "txn"
 JOURNAL = "JOURNAL.json"
-PART_FILE = "part-0.parquet"
+PART_FILE = "part-00000.parquet"
 DEFAULT_STORE = "posestore-data"
 
 Progress = Callable[[str, int, int], None]
@@ -249,29 +249,39 @@ class Store:
         metadata: dict = {}
         splits: list[str] = []
         seen_ids: dict[str, pa.Array] = {}
+        written: dict[tuple[str, str], int] = {}
         for part in parts:
-            meta = orjson.loads(part["datasets"]["metadata"][0].as_py())
+            meta = (
+                orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
+                if "datasets" in part
+                else {}
+            )
             for split in meta.get("splits", {}):
                 if split in splits:
                     raise SourceError(source, None, f"two files give split {split!r}")
                 check_name(split, "split")
                 splits.append(split)
             for key in ("images", "instances"):
-                _check_ids_across_splits(part[key], key, seen_ids, source)
+                if key in part:
+                    _check_ids_across_splits(part[key], key, seen_ids, source)
             for table in schema.SPLIT_TABLES:
-                tb = part[table]
+                tb = part.get(table)
+                if tb is None or not len(tb):
+                    continue
                 counts[table] += len(tb)
                 for split in _splits_of(tb):
+                    check_name(split, "split")
                     rows = (
                         tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
                     )
                     if progress:
                         progress(f"writing {dataset}/{split} {table}", -1, -1)
-                    _write(
-                        partition_dir(txn, table, dataset, split) / PART_FILE,
-                        schema.conform(table, rows),
-                    )
-            categories = _merge_categories(categories, part["categories"], source)
+                    k = written.get((table, split), 0)
+                    written[(table, split)] = k + 1
+                    path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
+                    _write(path, schema.conform(table, rows))
+            if "categories" in part:
+                categories = _merge_categories(categories, part["categories"], source)
             metadata = _merge_metadata(metadata, meta)
         categories = categories if categories is not None else schema.empty("categories")
         counts["categories"] = len(categories)
@@ -422,7 +432,10 @@ class Store:
             if selected is not None:
                 ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
             parts[s] = self.split_tables(dataset, s, ids)
-        return write_dataset(parts, info, Path(out), format or info["format"], progress=progress)
+        whole = split is None and selected is None
+        return write_dataset(
+            parts, info, Path(out), format or info["format"], progress=progress, whole=whole
+        )
 
 
 def arrow_table(relation) -> pa.Table:
@@ -472,10 +485,13 @@ def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.T
 
 
 def _merge_metadata(have: dict, new: dict) -> dict:
-    if not have:
-        return new
+    """Later parts add to the metadata: dicts merge key by key, the first value of a key stays."""
     merged = dict(have)
-    merged["splits"] = {**have.get("splits", {}), **new.get("splits", {})}
+    for key, value in new.items():
+        if key in merged and isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = _merge_metadata(merged[key], value)
+        else:
+            merged.setdefault(key, value)
     return merged
 
 

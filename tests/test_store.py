@@ -39,9 +39,9 @@ def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_pat
     for table in schema.SPLIT_TABLES:
         for split in ("train2017", "val2017"):
             assert (
-                store.root / table / "dataset=coco" / f"split={split}" / "part-0.parquet"
+                store.root / table / "dataset=coco" / f"split={split}" / "part-00000.parquet"
             ).is_file()
-    assert (store.root / "categories" / "dataset=coco" / "part-0.parquet").is_file()
+    assert (store.root / "categories" / "dataset=coco" / "part-00000.parquet").is_file()
     assert counts_without_posestore(store.root) == {
         ("coco", "train2017"): 20,
         ("coco", "val2017"): 30,

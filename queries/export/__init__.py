@@ -10,7 +10,7 @@ import orjson
 from posestore import schema
 from posestore.errors import StoreError
 
-WRITERS = ("coco", "fashionai")
+WRITERS = ("coco", "pyskl", "fashionai")
 """Formats posestore writes (``--format``)."""
 
 
@@ -26,9 +26,17 @@ def safe_relative(path: str, out: Path) -> Path:
 
 
 def write_dataset(
-    parts: dict[str, schema.Tables], info: dict, out: Path, fmt: str, progress=None
+    parts: dict[str, schema.Tables],
+    info: dict,
+    out: Path,
+    fmt: str,
+    progress=None,
+    whole: bool = False,
 ) -> list[Path]:
-    """Write each split's tables in ``fmt`` under ``out``; returns the files written."""
+    """Write each split's tables in ``fmt`` under ``out``; returns the files written.
+
+    ``whole``: the parts are the entire dataset (no split or row selection).
+    """
     if fmt not in WRITERS:
         raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
     meta = info["metadata"]
@@ -36,7 +44,22 @@ def write_dataset(
         return _write_coco(parts, meta, out, progress)
     if fmt == "fashionai":
         return _write_fashionai(parts, meta, out, progress)
+    if fmt == "pyskl":
+        return _write_pyskl(parts, meta, out, progress, whole)
     raise AssertionError(fmt)
+
+
+def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Path]:
+    from .pyskl import write_pyskl
+
+    if meta.get("format") != "pyskl":
+        raise StoreError(f"a {meta.get('format')} dataset cannot be written as a PYSKL pickle")
+    if out.suffix.lower() not in (".pkl", ".pickle"):
+        name = next(iter(meta.get("splits", {}).values()), {}).get("path") or "annotations.pkl"
+        out = safe_relative(name, out)
+    if progress:
+        progress(f"writing {out.name}", -1, -1)
+    return write_pyskl(parts, meta, out, whole)
 
 
 def _single_file(parts: dict, out: Path, suffix: str) -> bool:

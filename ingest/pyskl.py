@@ -1,0 +1,731 @@
+"""PYSKL skeleton pickles → Tables: 2D, 3D, and the Kinetics-400 kpfile variant.
+
+An annotation (a clip) gives one ``images`` row (``frame_dir``, ``img_shape``,
+``total_frames``, ``label``), one ``instances`` row per person track ``m`` of
+its ``keypoint`` array ``[M, T, V, C]``, one ``frames`` row per frame, and dense
+``keypoints`` rows (``z`` for C = 3, ``score`` from ``keypoint_score`` for 2D).
+Kinetics clips carry no arrays: one instance per detected skeleton
+(``frame_inds``, ``box_score``), joints from the kpfiles ``raw_file`` names
+(``frame_dir → {"keypoint": [N, V, 3]}``), read by worker processes one kpfile
+at a time each.
+
+Clips are flattened in batches with NumPy, so memory is bounded by a batch, not
+by the dataset. Every field the tables do not name is kept in ``attributes``
+through ``posestore.pyjson`` (tuples, float-keyed dicts, NumPy scalars), and
+array dtypes are kept in the metadata, so ``queries.export.pyskl`` writes the
+same pickle back.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from posestore import pyjson, safe_pickle, schema
+from posestore.errors import SourceError
+from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
+
+NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
+KINETICS = frozenset({"frame_inds", "box_score"})
+ROWS_PER_BATCH = 4_000_000
+"""Joint rows flattened at once: bounds ingest memory (about 100 MB of columns)."""
+NO_SPLIT = "all"
+UNASSIGNED = "unassigned"
+
+
+def load_pyskl(path: str | Path):
+    """The annotation list of a PYSKL pickle, with its layout: ``dict`` ({split, annotations}),
+    ``list`` (bare annotations) or ``single`` (one annotation dict)."""
+    obj = safe_pickle.load(path)
+    if isinstance(obj, dict) and "annotations" in obj:
+        anns = obj["annotations"]
+        if not isinstance(anns, list):
+            raise SourceError(path, "annotations", f"expected a list, got {type(anns).__name__}")
+        return "dict", obj, anns
+    if isinstance(obj, list):
+        return "list", obj, obj
+    if isinstance(obj, dict) and ("frame_dir" in obj or "keypoint" in obj):
+        return "single", obj, [obj]
+    got = (
+        f"a dict with keys {sorted(map(str, obj))[:6]}"
+        if isinstance(obj, dict)
+        else f"a {type(obj).__name__}"
+    )
+    raise SourceError(
+        path,
+        None,
+        f"not a PYSKL pickle: expected {{'split', 'annotations'}}, a list of clips or one clip dict; got {got}",
+    )
+
+
+def read_pyskl(
+    source: str | Path,
+    dataset: str,
+    split: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
+) -> Iterator[schema.Tables]:
+    """Read a PYSKL pickle (and, for Kinetics, its kpfiles) as bundles of tables.
+
+    The first bundle carries the catalogs and the metadata; later ones add clips'
+    instances, keypoints and frames batch by batch (or kpfile by kpfile).
+    """
+    source = Path(source)
+    file = str(source)
+    if progress:
+        progress(f"unpickling {source.name} ({source.stat().st_size / 1e6:,.1f} MB)", -1, -1)
+    layout, top, anns = load_pyskl(source)
+    for i, a in enumerate(anns):
+        if not isinstance(a, dict):
+            raise SourceError(file, f"annotations[{i}]", f"expected a dict, got {type(a).__name__}")
+        if "frame_dir" not in a:
+            raise SourceError(
+                file, f"annotations[{i}]", f"has no 'frame_dir' (keys: {', '.join(map(str, a))})"
+            )
+    n = len(anns)
+    splits = _primary_splits(top if layout == "dict" else None, anns, split, file)
+    kinetics = any(a.keys() >= KINETICS for a in anns[:100]) and not any(
+        "keypoint" in a for a in anns[:100]
+    )
+    arrays = _array_dtypes(anns, kinetics)
+    labels, label_over = _labels(anns)
+    image_ids = np.arange(1, n + 1, dtype=np.int64)
+
+    metadata = {
+        "format": "pyskl",
+        "layout": layout,
+        "variant": "kinetics"
+        if kinetics
+        else ("3d" if arrays.get("channels") == 3 and "keypoint_score" not in arrays else "2d"),
+        "arrays": arrays,
+        "key_order": list(anns[0]) if anns else [],
+        "splits": {s: {"path": source.name} for s in dict.fromkeys(splits.tolist())}
+        or {split or NO_SPLIT: {"path": source.name}},
+    }
+    if layout == "dict":
+        metadata["top"] = {k: pyjson.encode(v) for k, v in top.items() if k != "annotations"}
+    elif layout == "single":
+        metadata["top"] = {}
+    v = arrays.get("joints")
+    images = _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics)
+    first: schema.Tables = {
+        "images": images,
+        "categories": _categories(dataset, v, labels, anns),
+        "datasets": schema.conform(
+            "datasets",
+            {
+                "dataset": [dataset],
+                "format": ["pyskl"],
+                "metadata": [orjson.dumps(metadata).decode()],
+            },
+        ),
+    }
+    if kinetics:
+        yield from _kinetics(source, anns, dataset, splits, image_ids, first, workers, progress)
+        return
+    yield first
+    yield from _batches(anns, file, dataset, splits, image_ids, progress)
+
+
+def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file: str) -> np.ndarray:
+    """Each clip's partition: the first split list that names it, ``unassigned`` if none does."""
+    n = len(anns)
+    if top is None or "split" not in top:
+        return np.full(n, split or NO_SPLIT, dtype=object)
+    lists = top["split"]
+    if not isinstance(lists, dict) or not all(isinstance(v, (list, tuple)) for v in lists.values()):
+        raise SourceError(file, "split", "expected a dict of lists of frame_dir names")
+    first: dict = {}
+    for name, members in lists.items():
+        for fd in members:
+            first.setdefault(fd, str(name))
+    out = np.array(
+        [
+            first.get(a["frame_dir"], UNASSIGNED) if isinstance(a["frame_dir"], str) else UNASSIGNED
+            for a in anns
+        ],
+        dtype=object,
+    )
+    return out
+
+
+def _array_dtypes(anns: list[dict], kinetics: bool) -> dict:
+    """The dataset's array dtypes and joint layout, from its first clip that has them."""
+    out: dict = {}
+    keys = ("frame_inds", "box_score") if kinetics else ("keypoint", "keypoint_score")
+    for a in anns:
+        for k in keys:
+            if k not in out and isinstance(a.get(k), np.ndarray):
+                out[k] = a[k].dtype.str
+        kp = a.get("keypoint")
+        if "joints" not in out and isinstance(kp, np.ndarray) and kp.ndim == 4:
+            out["joints"], out["channels"] = int(kp.shape[2]), int(kp.shape[3])
+        if all(k in out for k in keys) and ("joints" in out or kinetics):
+            break
+    return out
+
+
+def _labels(anns: list[dict]) -> tuple[np.ndarray, dict[int, object]]:
+    """int64 labels; string (or numpy) labels get action ids, the source value kept per clip."""
+    raw = [a.get("label") for a in anns]
+    ints = [type(x) is int for x in raw]
+    labels = np.zeros(len(raw), dtype=np.int64)
+    over: dict[int, object] = {}
+    taken = {x for x, ok in zip(raw, ints) if ok}
+    next_id = max(taken, default=-1) + 1
+    named: dict = {}
+    for i, (x, ok) in enumerate(zip(raw, ints)):
+        if ok:
+            labels[i] = x
+        elif x is None:
+            labels[i] = -1
+            over[i] = None
+        elif isinstance(x, np.integer):
+            labels[i] = int(x)
+            over[i] = x
+        else:
+            key = pyjson.encode(x)
+            k = orjson.dumps(key)
+            if k not in named:
+                named[k] = next_id
+                next_id += 1
+            labels[i] = named[k]
+            over[i] = x
+    return labels, over
+
+
+def _categories(dataset: str, joints: int | None, labels: np.ndarray, anns: list[dict]) -> pa.Table:
+    """The person skeleton (kind object) and one action category per label."""
+    names, skeleton = [], []
+    if joints in SKELETON_LAYOUTS:
+        _, names, bones = SKELETON_LAYOUTS[joints]
+        names, skeleton = list(names), [list(b) for b in bones]
+    label_names: dict[int, str] = {}
+    for i, lab in enumerate(labels.tolist()):
+        if lab not in label_names:
+            raw = anns[i].get("label")
+            label_names[lab] = raw if isinstance(raw, str) else str(lab)
+    ids = sorted(label_names)
+    return schema.conform(
+        "categories",
+        {
+            "dataset": [dataset] * (1 + len(ids)),
+            "category_id": [PYSKL_SKELETON_CATEGORY, *ids],
+            "name": ["person", *(label_names[i] for i in ids)],
+            "kind": ["object", *(["action"] * len(ids))],
+            "keypoints": [names, *([None] * len(ids))],
+            "skeleton": [skeleton, *([None] * len(ids))],
+        },
+    )
+
+
+def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics) -> pa.Table:
+    n = len(anns)
+    frame_dirs = [a["frame_dir"] for a in anns]
+    shapes = [a.get("img_shape") for a in anns]
+    totals = [a.get("total_frames") for a in anns]
+    good_shape = [
+        type(s) is tuple and len(s) == 2 and all(type(x) is int for x in s) for s in shapes
+    ]
+    attributes = []
+    skip = NAMED | (KINETICS if kinetics else frozenset())
+    for i, a in enumerate(anns):
+        extra = {k: pyjson.encode(v) for k, v in a.items() if k not in skip}
+        if type(a["frame_dir"]) is not str:
+            extra["frame_dir"] = pyjson.encode(a["frame_dir"])
+        if i in label_over:
+            extra["label"] = pyjson.encode(label_over[i])
+        if "img_shape" in a and not good_shape[i]:
+            extra["img_shape"] = pyjson.encode(a["img_shape"])
+        if "total_frames" in a and type(totals[i]) is not int:
+            extra["total_frames"] = pyjson.encode(totals[i])
+        missing = [k for k in ("label", "img_shape", "total_frames") if k not in a]
+        if missing:
+            extra["__missing__"] = missing
+        kp = a.get("keypoint")
+        if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[0] == 0:
+            extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
+        for k in ("keypoint", "keypoint_score", *(KINETICS if kinetics else ())):
+            value = a.get(k)
+            if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
+                extra.setdefault("__dtypes__", {})[k] = value.dtype.str
+            elif k in a and not isinstance(value, np.ndarray):
+                extra[k] = pyjson.encode(value)
+        attributes.append(orjson.dumps(extra).decode() if extra else None)
+    heights = [s[0] if ok else None for s, ok in zip(shapes, good_shape)]
+    widths = [s[1] if ok else None for s, ok in zip(shapes, good_shape)]
+    return schema.conform(
+        "images",
+        {
+            "dataset": schema.constant(dataset, n),
+            "split": pa.array(splits, pa.string()),
+            "image_id": image_ids,
+            "file_name": pa.array(
+                [f if type(f) is str else str(f) for f in frame_dirs], pa.string()
+            ),
+            "width": pa.array(widths, pa.int64()),
+            "height": pa.array(heights, pa.int64()),
+            "num_frames": pa.array([t if type(t) is int else None for t in totals], pa.int32()),
+            "label": pa.array(
+                labels, mask=np.array([("label" not in a) for a in anns], dtype=bool)
+            ),
+            "attributes": pa.array(attributes, pa.string()),
+        },
+    )
+
+
+def _clip_arrays(a: dict, i: int, file: str):
+    """A clip's keypoint array [M, T, V, C] and scores [M, T, V] (or None), checked."""
+    kp = a.get("keypoint")
+    if kp is None:
+        return None, None
+    if not isinstance(kp, np.ndarray) or kp.ndim != 4 or kp.shape[3] not in (2, 3):
+        shape = getattr(kp, "shape", None)
+        raise SourceError(
+            file,
+            f"annotations[{i}].keypoint",
+            f"expected an array [M, T, V, C] with C 2 or 3, got {type(kp).__name__} {shape}",
+        )
+    score = a.get("keypoint_score")
+    if score is not None:
+        if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
+            raise SourceError(
+                file,
+                f"annotations[{i}].keypoint_score",
+                f"has shape {getattr(score, 'shape', None)}, expected {kp.shape[:3]} from keypoint",
+            )
+    return kp, score
+
+
+def _batches(anns, file, dataset, splits, image_ids, progress) -> Iterator[schema.Tables]:
+    """Instances, keypoints and frames of the clips, a batch of about ROWS_PER_BATCH joints at a time."""
+    n = len(anns)
+    start = 0
+    next_instance = 1
+    while start < n:
+        stop, rows = start, 0
+        while stop < n and (rows < ROWS_PER_BATCH or stop == start):
+            kp = anns[stop].get("keypoint")
+            rows += (
+                kp.size // max(kp.shape[-1], 1)
+                if isinstance(kp, np.ndarray) and kp.ndim == 4
+                else 0
+            )
+            stop += 1
+        if progress:
+            progress(f"flattening clips {start + 1:,}–{stop:,} of {n:,}", start, n)
+        bundle, next_instance = _flatten(
+            anns, range(start, stop), file, dataset, splits, image_ids, next_instance
+        )
+        yield bundle
+        start = stop
+    if progress:
+        progress("flattened", n, n)
+
+
+def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance: int):
+    kps, scores, clip_of, ms, ts, vs = [], [], [], [], [], []
+    frame_counts = []
+    for i in clips:
+        kp, score = _clip_arrays(anns[i], i, file)
+        if kp is None:
+            t = anns[i].get("total_frames")
+            frame_counts.append(t if type(t) is int and t >= 0 else 0)
+            continue
+        m, t, v, _ = kp.shape
+        kps.append(kp)
+        scores.append(score)
+        clip_of.append(i)
+        ms.append(m)
+        ts.append(t)
+        vs.append(v)
+        frame_counts.append(t)
+    clip_idx = np.array(list(clips), dtype=np.int64)
+    frames_per_clip = np.array(frame_counts, dtype=np.int64)
+    # frames: one row per frame of every clip of the batch
+    f_clip = np.repeat(clip_idx, frames_per_clip)
+    f_start = np.concatenate(([0], np.cumsum(frames_per_clip)[:-1]))
+    f_frame = np.arange(len(f_clip)) - np.repeat(f_start, frames_per_clip)
+    counts = np.zeros(len(f_clip), dtype=np.int32)
+
+    ms_a, ts_a, vs_a = (np.array(x, dtype=np.int64) for x in (ms, ts, vs))
+    n_inst = int(ms_a.sum()) if len(ms_a) else 0
+    inst_ids = np.arange(next_instance, next_instance + n_inst, dtype=np.int64)
+    inst_clip = np.repeat(np.array(clip_of, dtype=np.int64), ms_a)
+    inst_track = np.concatenate([np.arange(m) for m in ms]) if ms else np.zeros(0, np.int64)
+    inst_t = np.repeat(ts_a, ms_a)
+    inst_v = np.repeat(vs_a, ms_a)
+    instances = schema.conform(
+        "instances",
+        {
+            "dataset": schema.constant(dataset, n_inst),
+            "split": pa.array(splits[inst_clip], pa.string())
+            if n_inst
+            else pa.array([], pa.string()),
+            "instance_id": inst_ids,
+            "image_id": image_ids[inst_clip],
+            "category_id": np.full(n_inst, PYSKL_SKELETON_CATEGORY, dtype=np.int64),
+            "track": inst_track.astype(np.int32),
+            "num_joints": inst_v.astype(np.int32),
+        },
+    )
+    keypoints = schema.empty("keypoints")
+    if n_inst:
+        rows_per_inst = inst_t * inst_v
+        total = int(rows_per_inst.sum())
+        coords = np.concatenate([k.reshape(-1, k.shape[-1]) for k in kps]).astype(
+            np.float32, copy=False
+        )
+        channels = {k.shape[-1] for k in kps}
+        if len(channels) > 1:
+            raise SourceError(
+                file, f"annotations[{clip_of[0]}].keypoint", "clips mix 2D and 3D keypoints"
+            )
+        row_inst = np.repeat(np.arange(n_inst), rows_per_inst)
+        inst_start = np.concatenate(([0], np.cumsum(rows_per_inst)[:-1]))
+        within = np.arange(total) - inst_start[row_inst]
+        v_of_row = inst_v[row_inst]
+        frame = within // v_of_row
+        joint = within % v_of_row
+        has_score = [s is not None for s in scores]
+        if any(has_score) and not all(has_score):
+            k = has_score.index(False)
+            raise SourceError(
+                file, f"annotations[{clip_of[k]}]", "has no keypoint_score while other clips do"
+            )
+        score = (
+            np.concatenate([s.reshape(-1) for s in scores]).astype(np.float32, copy=False)
+            if all(has_score)
+            else None
+        )
+        columns = {
+            "dataset": schema.constant(dataset, total),
+            "split": pa.array(splits[inst_clip], pa.string()).take(pa.array(row_inst)),
+            "image_id": image_ids[inst_clip[row_inst]],
+            "instance_id": inst_ids[row_inst],
+            "frame": frame.astype(np.int32),
+            "joint": joint.astype(np.int16),
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            "visibility": np.full(total, 2, dtype=np.int8),
+        }
+        if coords.shape[1] == 3:
+            columns["z"] = coords[:, 2]
+        if score is not None:
+            columns["score"] = score
+        keypoints = schema.conform("keypoints", columns)
+        # persons present in each frame: any joint scored (2D) or placed (3D)
+        present = score > 0 if score is not None else np.any(coords != 0, axis=1)
+        inst_frame_start = np.concatenate(([0], np.cumsum(inst_t)[:-1]))
+        person_frame = inst_frame_start[row_inst] + frame  # (instance, frame) pairs, numbered
+        seen = np.bincount(person_frame[present], minlength=int(inst_t.sum())) > 0
+        clip_pos = np.searchsorted(clip_idx, inst_clip)  # clip_idx is sorted
+        frame_row = np.repeat(f_start[clip_pos], inst_t) + (
+            np.arange(int(inst_t.sum())) - np.repeat(inst_frame_start, inst_t)
+        )
+        counts = np.bincount(frame_row[seen], minlength=len(f_clip)).astype(np.int32)
+    frames = schema.conform(
+        "frames",
+        {
+            "dataset": schema.constant(dataset, len(f_clip)),
+            "split": pa.array(splits[f_clip], pa.string())
+            if len(f_clip)
+            else pa.array([], pa.string()),
+            "image_id": image_ids[f_clip],
+            "frame": f_frame.astype(np.int32),
+            "num_instances": counts,
+        },
+    )
+    return {
+        "instances": instances,
+        "keypoints": keypoints,
+        "frames": frames,
+    }, next_instance + n_inst
+
+
+# -- Kinetics-400: index + kpfiles -------------------------------------------------------
+
+
+def _kpfile_of(a: dict) -> str | None:
+    path = a.get("raw_file", a.get("filename"))
+    return path if isinstance(path, str) else None
+
+
+def _kinetics(
+    source: Path, anns, dataset, splits, image_ids, first, workers, progress
+) -> Iterator[schema.Tables]:
+    file = str(source)
+    n = len(anns)
+    frame_inds, box_scores = [], []
+    for i, a in enumerate(anns):
+        fi, bs = a.get("frame_inds"), a.get("box_score")
+        if (
+            not isinstance(fi, np.ndarray)
+            or not isinstance(bs, np.ndarray)
+            or fi.shape != bs.shape
+            or fi.ndim != 1
+        ):
+            raise SourceError(
+                file,
+                f"annotations[{i}]",
+                "frame_inds and box_score must be 1-D arrays of one length",
+            )
+        frame_inds.append(fi)
+        box_scores.append(bs)
+    boxes = np.array([len(f) for f in frame_inds], dtype=np.int64)
+    inst_base = np.concatenate(([1], 1 + np.cumsum(boxes)[:-1])) if n else np.zeros(0, np.int64)
+
+    groups: dict[str, list[int]] = {}
+    without: list[int] = []
+    root = source.parent
+    for i, a in enumerate(anns):
+        rel = _kpfile_of(a)
+        path = _safe_kpfile(root, rel) if rel else None
+        if path is not None and path.is_file():
+            groups.setdefault(rel, []).append(i)
+        else:
+            without.append(i)
+    if without:
+        reason = (
+            "name no kpfile"
+            if all(_kpfile_of(anns[i]) is None for i in without)
+            else "have no kpfile beside the annotation file"
+        )
+        warnings.warn(
+            SourceWarning(
+                f"{file}: {len(without)} of {n} clips {reason}; they are ingested without joints"
+            ),
+            stacklevel=2,
+        )
+    clip = _KineticsClips(dataset, splits, image_ids, inst_base, frame_inds, box_scores, anns)
+    first = dict(first)
+    first.update(clip.tables(without, {}))
+    yield first
+    if not groups:
+        return
+    tasks = [
+        (
+            str(_safe_kpfile(root, rel)),
+            rel,
+            [(i, anns[i]["frame_dir"], len(frame_inds[i])) for i in idxs],
+        )
+        for rel, idxs in groups.items()
+    ]
+    total = len(tasks)
+    for k, (rel, idxs, result) in enumerate(_run_kpfiles(tasks, workers)):
+        if progress:
+            progress(f"kpfile {rel}", k + 1, total)
+        yield clip.tables(idxs, result)
+
+
+def _safe_kpfile(root: Path, rel: str) -> Path | None:
+    p = PurePosixPath(rel.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts:
+        return None
+    return root / Path(*p.parts)
+
+
+class _KineticsClips:
+    """Tables of Kinetics clips: one instance per detected skeleton, joints from kpfile results."""
+
+    def __init__(self, dataset, splits, image_ids, inst_base, frame_inds, box_scores, anns):
+        self.dataset, self.splits, self.image_ids = dataset, splits, image_ids
+        self.inst_base, self.frame_inds, self.box_scores, self.anns = (
+            inst_base,
+            frame_inds,
+            box_scores,
+            anns,
+        )
+
+    def tables(self, clips: list[int], kp: dict) -> schema.Tables:
+        """``kp``: {clip: (keypoint array [N, V, 3] as float32, extra kpfile keys)} for clips with joints."""
+        idx = np.array(sorted(clips), dtype=np.int64)
+        boxes = np.array([len(self.frame_inds[i]) for i in idx], dtype=np.int64)
+        inst_clip = np.repeat(idx, boxes)
+        inst_ids = (
+            np.concatenate([self.inst_base[i] + np.arange(len(self.frame_inds[i])) for i in idx])
+            if len(idx)
+            else np.zeros(0, np.int64)
+        )
+        frame = (
+            np.concatenate([self.frame_inds[i] for i in idx]).astype(np.int32)
+            if len(idx)
+            else np.zeros(0, np.int32)
+        )
+        score = (
+            np.concatenate([self.box_scores[i].astype(np.float64) for i in idx])
+            if len(idx)
+            else np.zeros(0)
+        )
+        joints = np.array([kp[i][0].shape[1] if i in kp else -1 for i in idx], dtype=np.int64)
+        inst_joints = np.repeat(joints, boxes)
+        n = len(inst_ids)
+        split_of = pa.array(self.splits[inst_clip], pa.string()) if n else pa.array([], pa.string())
+        instances = schema.conform(
+            "instances",
+            {
+                "dataset": schema.constant(self.dataset, n),
+                "split": split_of,
+                "instance_id": inst_ids,
+                "image_id": self.image_ids[inst_clip],
+                "category_id": np.full(n, PYSKL_SKELETON_CATEGORY, dtype=np.int64),
+                "frame": frame,
+                "score": score,
+                "num_joints": pa.array(inst_joints.astype(np.int32), mask=inst_joints < 0),
+            },
+        )
+        keypoints = schema.empty("keypoints")
+        with_kp = [i for i in idx.tolist() if i in kp]
+        labelled_inst = np.zeros(n, dtype=bool)
+        if with_kp:
+            arrays = [kp[i][0] for i in with_kp]
+            v = np.repeat([a.shape[1] for a in arrays], [a.shape[0] for a in arrays])
+            flat = np.concatenate([a.reshape(-1, 3) for a in arrays])
+            sel = np.isin(inst_clip, with_kp)
+            k_inst = np.repeat(inst_ids[sel], v)
+            k_image = np.repeat(self.image_ids[inst_clip[sel]], v)
+            k_frame = np.repeat(frame[sel], v)
+            starts = np.concatenate(([0], np.cumsum(v)[:-1]))
+            joint = np.arange(len(flat)) - np.repeat(starts, v)
+            keypoints = schema.conform(
+                "keypoints",
+                {
+                    "dataset": schema.constant(self.dataset, len(flat)),
+                    "split": split_of.filter(pa.array(sel)).take(
+                        pa.array(np.repeat(np.arange(sel.sum()), v))
+                    ),
+                    "image_id": k_image,
+                    "instance_id": k_inst,
+                    "frame": k_frame,
+                    "joint": joint.astype(np.int16),
+                    "x": flat[:, 0],
+                    "y": flat[:, 1],
+                    "visibility": np.full(len(flat), 2, dtype=np.int8),
+                    "score": flat[:, 2],
+                },
+            )
+            labelled = (
+                np.bincount(
+                    np.repeat(np.arange(sel.sum()), v)[flat[:, 2] > 0], minlength=int(sel.sum())
+                )
+                > 0
+            )
+            labelled_inst[np.flatnonzero(sel)] = labelled
+        # frames: total_frames rows per clip, counting skeletons with a scored joint
+        totals = np.array([self._total(i) for i in idx], dtype=np.int64)
+        f_clip = np.repeat(idx, totals)
+        f_start = (
+            np.concatenate(([0], np.cumsum(totals)[:-1])) if len(idx) else np.zeros(0, np.int64)
+        )
+        f_frame = np.arange(len(f_clip)) - np.repeat(f_start, totals)
+        pos = {c: k for k, c in enumerate(idx.tolist())}
+        inst_row = (
+            f_start[[pos[c] for c in inst_clip.tolist()]] + frame if n else np.zeros(0, np.int64)
+        )
+        ok = labelled_inst & (frame >= 0) & (frame < np.repeat(totals, boxes))
+        counts = np.bincount(inst_row[ok], minlength=len(f_clip)).astype(np.int32)
+        frames = schema.conform(
+            "frames",
+            {
+                "dataset": schema.constant(self.dataset, len(f_clip)),
+                "split": pa.array(self.splits[f_clip], pa.string())
+                if len(f_clip)
+                else pa.array([], pa.string()),
+                "image_id": self.image_ids[f_clip],
+                "frame": f_frame.astype(np.int32),
+                "num_instances": counts,
+            },
+        )
+        out: schema.Tables = {"instances": instances, "keypoints": keypoints, "frames": frames}
+        if with_kp:
+            out["datasets"] = self._kpfile_metadata({i: kp[i][1] for i in with_kp})
+        return out
+
+    def _kpfile_metadata(self, extras: dict[int, dict]) -> pa.Table:
+        """What the kpfiles say beyond the joints: their dtype and layout, and any other keys."""
+        first = next(iter(extras.values()))
+        meta: dict = {
+            "arrays": {"kpfile_keypoint": first["__dtype__"]},
+            "kpfile_layout": "direct" if first.get("__direct__") else "by_frame_dir",
+        }
+        odd = {}
+        for i, extra in extras.items():
+            rest = {k: v for k, v in extra.items() if k not in ("__dtype__", "__direct__")}
+            if extra["__dtype__"] != first["__dtype__"]:
+                rest["__dtype__"] = extra["__dtype__"]
+            if rest:
+                odd[str(int(self.image_ids[i]))] = rest
+        if odd:
+            meta["kpfile_extra"] = odd
+        return schema.conform(
+            "datasets",
+            {
+                "dataset": [self.dataset],
+                "format": ["pyskl"],
+                "metadata": [orjson.dumps(meta).decode()],
+            },
+        )
+
+    def _total(self, i: int) -> int:
+        t = self.anns[i].get("total_frames")
+        return t if type(t) is int and t >= 0 else 0
+
+
+def _run_kpfiles(tasks: list, workers: int | None) -> Iterator[tuple[str, list[int], dict]]:
+    """Read kpfiles in worker processes, at most one kpfile in flight per worker."""
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
+    if workers <= 1 or len(tasks) == 1:
+        for task in tasks:
+            yield _read_kpfile(task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = []
+        it = iter(tasks)
+        for task in it:
+            pending.append(pool.submit(_read_kpfile, task))
+            if len(pending) >= workers:
+                break
+        while pending:
+            result = pending.pop(0).result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(_read_kpfile, nxt))
+            yield result
+
+
+def _read_kpfile(task) -> tuple[str, list[int], dict]:
+    """One kpfile: each clip's [N, V, 3] skeletons as float32, checked against its index entry."""
+    path, rel, clips = task
+    data = safe_pickle.load(path)
+    if not isinstance(data, dict):
+        raise SourceError(
+            path,
+            None,
+            f"a kpfile must be a dict (frame_dir → {{'keypoint': …}}), got {type(data).__name__}",
+        )
+    direct = "keypoint" in data and len(clips) == 1
+    out = {}
+    for i, frame_dir, boxes in clips:
+        entry = data if direct else data.get(frame_dir)
+        if not isinstance(entry, dict) or not isinstance(entry.get("keypoint"), np.ndarray):
+            raise SourceError(path, frame_dir, "has no 'keypoint' array for this clip")
+        kp = entry["keypoint"]
+        if kp.ndim != 3 or kp.shape[2] != 3 or kp.shape[0] != boxes:
+            raise SourceError(
+                path,
+                frame_dir,
+                f"keypoint has shape {kp.shape}, expected ({boxes}, V, 3) from the clip's frame_inds",
+            )
+        extra = {k: pyjson.encode(v) for k, v in entry.items() if k != "keypoint"}
+        extra["__dtype__"] = kp.dtype.str
+        if direct:
+            extra["__direct__"] = True
+        out[i] = (kp.astype(np.float32), extra)
+    return rel, [c[0] for c in clips], out

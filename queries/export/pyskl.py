@@ -1,0 +1,231 @@
+"""Tables → a PYSKL pickle (and Kinetics kpfiles): the inverse of ``posestore.ingest.pyskl``.
+
+Joint rows become ``[M, T, V, C]`` arrays in bulk (one reshape of the whole
+column, then a view per clip) and are cast back to the dtypes the source had;
+the Python loop is over clips, to assemble their dicts.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from posestore import pyjson, schema
+from posestore.errors import StoreError
+
+PROTOCOL = 4
+"""Pickle protocol written: readable by every Python PYSKL runs on."""
+
+
+def pyskl_objects(
+    parts: dict[str, schema.Tables], meta: dict, whole: bool = True
+) -> tuple[object, dict[str, object]]:
+    """The annotation object (as the source laid it out) and the kpfiles, by relative path.
+
+    ``whole``: the parts are the entire dataset, so the split lists are written as they
+    were; for a selection they keep only the selected clips.
+    """
+    images = pa.concat_tables([p["images"] for p in parts.values()]).sort_by("image_id")
+    instances = pa.concat_tables([p["instances"] for p in parts.values()]).sort_by("instance_id")
+    keypoints = pa.concat_tables([p["keypoints"] for p in parts.values()])
+    arrays = meta.get("arrays", {})
+    clips = _clip_dicts(images, meta)
+    kpfiles: dict[str, object] = {}
+    if meta.get("variant") == "kinetics":
+        kpfiles = _kinetics(clips, images, instances, keypoints, meta)
+    else:
+        _skeleton_arrays(clips, images, instances, keypoints, arrays)
+    anns = [_ordered(c.values, meta.get("key_order", [])) for c in clips]
+    layout = meta.get("layout", "list")
+    if layout == "single":
+        if len(anns) != 1:
+            raise StoreError(f"the source was one clip; the selection has {len(anns)}")
+        return anns[0], kpfiles
+    if layout == "list":
+        return anns, kpfiles
+    top = {k: pyjson.decode(v) for k, v in meta.get("top", {}).items()}
+    if "split" in top and isinstance(top["split"], dict) and not whole:
+        chosen = {c.values.get("frame_dir") for c in clips}
+        top["split"] = {k: [fd for fd in v if fd in chosen] for k, v in top["split"].items()}
+    out = {}
+    for key in top:
+        out[key] = top[key]
+        if key == "split" and "annotations" not in top:
+            out["annotations"] = anns
+    out.setdefault("annotations", anns)
+    return out, kpfiles
+
+
+def write_pyskl(
+    parts: dict[str, schema.Tables], meta: dict, out: Path, whole: bool = True
+) -> list[Path]:
+    """Write the annotation pickle to ``out`` and kpfiles beside it under their relative paths."""
+    from . import safe_relative
+
+    obj, kpfiles = pyskl_objects(parts, meta, whole)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pickle.dumps(obj, protocol=PROTOCOL))
+    written = [out]
+    for rel, content in kpfiles.items():
+        target = safe_relative(rel, out.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pickle.dumps(content, protocol=PROTOCOL))
+        written.append(target)
+    return written
+
+
+class _Clip:
+    """One clip being rebuilt: its values and what its attributes said."""
+
+    __slots__ = ("values", "extra", "missing", "dtypes")
+
+    def __init__(self, values: dict, extra: dict) -> None:
+        self.values = values
+        self.extra = extra
+        self.missing = set(extra.pop("__missing__", []))
+        self.dtypes = extra.pop("__dtypes__", {})
+
+
+def _clip_dicts(images: pa.Table, meta: dict) -> list[_Clip]:
+    cols = {
+        c: images[c].to_pylist()
+        for c in ("file_name", "label", "width", "height", "num_frames", "attributes")
+    }
+    clips = []
+    for fd, label, w, h, t, attrs in zip(*cols.values()):
+        extra = orjson.loads(attrs) if attrs else {}
+        values: dict = {"frame_dir": fd, "label": label, "img_shape": (h, w), "total_frames": t}
+        clip = _Clip(values, extra)
+        for key in list(clip.extra):
+            if not key.startswith("__"):
+                values[key] = pyjson.decode(clip.extra[key])
+        for key in clip.missing:
+            values.pop(key, None)
+        clips.append(clip)
+    return clips
+
+
+def _ordered(values: dict, order: list[str]) -> dict:
+    return {
+        **{k: values[k] for k in order if k in values},
+        **{k: v for k, v in values.items() if k not in order},
+    }
+
+
+def _sorted_rows(keypoints: pa.Table, instances: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoint rows in (instance, frame, joint) order, and each row's instance position."""
+    ids = instances["instance_id"].to_numpy()
+    kp_inst = keypoints["instance_id"].to_numpy()
+    pos = np.searchsorted(ids, kp_inst)
+    frame = keypoints["frame"].to_numpy().astype(np.int64)
+    joint = keypoints["joint"].to_numpy().astype(np.int64)
+    key = (pos.astype(np.int64) << 40) | (frame << 16) | joint
+    if len(key) and not np.all(key[1:] >= key[:-1]):
+        order = np.argsort(key, kind="stable")
+        return order, pos[order]
+    return np.arange(len(key)), pos
+
+
+def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
+    """``keypoint`` [M, T, V, C] and ``keypoint_score`` [M, T, V] of every clip, in the source dtypes."""
+    image_ids = images["image_id"].to_numpy()
+    inst_image = instances["image_id"].to_numpy()
+    inst_joints = instances["num_joints"].to_numpy(zero_copy_only=False)
+    rows, row_inst = _sorted_rows(keypoints, instances)
+    per_inst = np.bincount(row_inst, minlength=len(instances))
+    channels = 3 if keypoints["z"].null_count < len(keypoints) else 2
+    axes = ("x", "y", "z")[:channels]
+    coords = np.stack([keypoints[a].to_numpy(zero_copy_only=False)[rows] for a in axes], axis=1)
+    has_score = "keypoint_score" in arrays
+    scores = keypoints["score"].to_numpy(zero_copy_only=False)[rows] if has_score else None
+    kp_dtype = np.dtype(arrays.get("keypoint", "<f4"))
+    sc_dtype = np.dtype(arrays.get("keypoint_score", "<f4"))
+    coords_cast = coords.astype(kp_dtype)
+    scores_cast = scores.astype(sc_dtype) if has_score else None
+    inst_start = np.concatenate(([0], np.cumsum(per_inst)[:-1]))
+    clip_pos = np.searchsorted(image_ids, inst_image)
+    first_inst = np.searchsorted(clip_pos, np.arange(len(images)))
+    last_inst = np.searchsorted(clip_pos, np.arange(len(images)), side="right")
+    for k, clip in enumerate(clips):
+        a, b = first_inst[k], last_inst[k]
+        shape = clip.extra.get("__shape__")
+        if a == b and shape is None:
+            continue
+        if a == b:
+            m, t, v, c = shape
+            clip.values["keypoint"] = np.zeros(
+                (0, t, v, c), dtype=np.dtype(clip.dtypes.get("keypoint", kp_dtype))
+            )
+            if has_score:
+                clip.values["keypoint_score"] = np.zeros(
+                    (0, t, v), dtype=np.dtype(clip.dtypes.get("keypoint_score", sc_dtype))
+                )
+            continue
+        v = int(inst_joints[a])
+        start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
+        m = b - a
+        t = (stop - start) // (m * v)
+        if "keypoint" in clip.dtypes:
+            block = coords[start:stop].astype(np.dtype(clip.dtypes["keypoint"]))
+        else:
+            block = coords_cast[start:stop]
+        clip.values["keypoint"] = block.reshape(m, t, v, channels)
+        if has_score:
+            sblock = (
+                scores[start:stop].astype(np.dtype(clip.dtypes["keypoint_score"]))
+                if "keypoint_score" in clip.dtypes
+                else scores_cast[start:stop]
+            )
+            clip.values["keypoint_score"] = sblock.reshape(m, t, v)
+
+
+def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, object]:
+    """``frame_inds`` and ``box_score`` per clip, and the kpfiles under their ``raw_file`` paths."""
+    arrays = meta.get("arrays", {})
+    image_ids = images["image_id"].to_numpy()
+    inst_image = instances["image_id"].to_numpy()
+    frame = instances["frame"].to_numpy(zero_copy_only=False)
+    score = instances["score"].to_numpy(zero_copy_only=False)
+    joints = instances["num_joints"].to_numpy(zero_copy_only=False)
+    clip_pos = np.searchsorted(image_ids, inst_image)
+    first = np.searchsorted(clip_pos, np.arange(len(images)))
+    last = np.searchsorted(clip_pos, np.arange(len(images)), side="right")
+    rows, row_inst = _sorted_rows(keypoints, instances)
+    per_inst = np.bincount(row_inst, minlength=len(instances))
+    xys = np.stack(
+        [keypoints[a].to_numpy(zero_copy_only=False)[rows] for a in ("x", "y", "score")], axis=1
+    )
+    inst_start = np.concatenate(([0], np.cumsum(per_inst)[:-1]))
+    kp_dtype = np.dtype(arrays.get("kpfile_keypoint", "<f4"))
+    extras = meta.get("kpfile_extra", {})
+    direct = meta.get("kpfile_layout") == "direct"
+    kpfiles: dict[str, dict] = {}
+    for k, clip in enumerate(clips):
+        a, b = first[k], last[k]
+        fi_dtype = np.dtype(clip.dtypes.get("frame_inds", arrays.get("frame_inds", "<i2")))
+        bs_dtype = np.dtype(clip.dtypes.get("box_score", arrays.get("box_score", "<f2")))
+        clip.values["frame_inds"] = frame[a:b].astype(fi_dtype)
+        clip.values["box_score"] = score[a:b].astype(bs_dtype)
+        if a == b or np.isnan(joints[a].astype(np.float64)):
+            continue
+        rel = clip.values.get("raw_file", clip.values.get("filename"))
+        if not isinstance(rel, str):
+            continue
+        v = int(joints[a])
+        start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
+        extra = {
+            key: pyjson.decode(val)
+            for key, val in extras.get(str(int(image_ids[k])), {}).items()
+            if not key.startswith("__")
+        }
+        dtype = np.dtype(extras.get(str(int(image_ids[k])), {}).get("__dtype__", kp_dtype))
+        entry = {"keypoint": xys[start:stop].astype(dtype).reshape(b - a, v, 3), **extra}
+        if direct:
+            kpfiles[rel] = entry
+        else:
+            kpfiles.setdefault(rel, {})[clip.values["frame_dir"]] = entry
+    return kpfiles

@@ -254,6 +254,9 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
             extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
         for k in ("keypoint", "keypoint_score", *(KINETICS if kinetics else ())):
             value = a.get(k)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize > 4:
+                if not np.array_equal(value.astype(np.float32), value, equal_nan=True):
+                    extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
             if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
                 extra.setdefault("__dtypes__", {})[k] = value.dtype.str
             elif k in a and not isinstance(value, np.ndarray):
@@ -294,13 +297,12 @@ def _clip_arrays(a: dict, i: int, file: str):
             f"expected an array [M, T, V, C] with C 2 or 3, got {type(kp).__name__} {shape}",
         )
     score = a.get("keypoint_score")
-    if score is not None:
-        if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
-            raise SourceError(
-                file,
-                f"annotations[{i}].keypoint_score",
-                f"has shape {getattr(score, 'shape', None)}, expected {kp.shape[:3]} from keypoint",
-            )
+    if score is not None and (not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]):
+        raise SourceError(
+            file,
+            f"annotations[{i}].keypoint_score",
+            f"has shape {getattr(score, 'shape', None)}, expected {kp.shape[:3]} from keypoint",
+        )
     return kp, score
 
 

@@ -22,6 +22,10 @@ class SourceError(PoseStoreError):
         where = f"{self.file}: {record}" if record else self.file
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):
+        # raised in worker processes (kpfiles) and re-raised in the parent
+        return (type(self), (self.file, self.record, self.problem))
+
 
 class UnsafePickle(SourceError):
     """A pickle asked for a global outside the allow-list; none of its code ran."""

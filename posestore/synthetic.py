@@ -303,3 +303,94 @@ def image_header_bytes(width: int, height: int, png: bool = False) -> bytes:
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
     return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+def pyskl_clips(
+    n_clips: int,
+    seed: int = 5,
+    joints: int = 17,
+    channels: int = 2,
+    persons: tuple[int, ...] = (1, 2),
+    frames: tuple[int, int] = (10, 40),
+    dtype: str = "float32",
+    n_labels: int = 10,
+) -> list[dict]:
+    """PYSKL clips: ``keypoint`` [M, T, V, C] (+ ``keypoint_score`` [M, T, V] for 2D)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(n_clips):
+        m = int(rng.choice(persons))
+        t = int(rng.integers(frames[0], frames[1] + 1))
+        h, w = (1080, 1920) if i % 2 else (480, 640)
+        kp = (rng.random((m, t, joints, channels)) * [w, h, 3][:channels]).astype(dtype)
+        clip = {
+            "frame_dir": f"S{i // 40 + 1:03d}C001P{i % 40 + 1:03d}R001A{i % n_labels + 1:03d}",
+            "label": int(i % n_labels),
+            "img_shape": (h, w),
+            "original_shape": (h, w),
+            "total_frames": t,
+            "keypoint": kp,
+        }
+        if channels == 2:
+            clip["keypoint_score"] = rng.random((m, t, joints)).astype(dtype)
+        clips.append(clip)
+    return clips
+
+
+def pyskl_pickle(
+    path: str | Path, clips: list[dict], splits: dict[str, list[str]] | None = None
+) -> Path:
+    """A PYSKL annotation pickle: ``{split, annotations}`` when ``splits`` is given, else a bare list."""
+    import pickle
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj: object = {"split": splits, "annotations": clips} if splits is not None else clips
+    path.write_bytes(pickle.dumps(obj, protocol=4))
+    return path
+
+
+def kinetics_with_kpfiles(
+    root: str | Path, n_clips: int = 12, seed: int = 6, per_kpfile: int = 5
+) -> Path:
+    """A Kinetics-style index (``raw_file``, ``frame_inds``, ``box_score``, ``valid``) with float16
+    kpfiles (``frame_dir → {"keypoint": [N, 17, 3]}``) sharded under ``kpfiles/``."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    clips, shards = [], {}
+    for i in range(n_clips):
+        total = int(rng.integers(30, 80))
+        boxes = int(rng.integers(total // 2, total + total // 2))
+        frame_inds = np.sort(rng.integers(0, total, size=boxes)).astype(np.int16)
+        rel = f"kpfiles/part_{i // per_kpfile}.pkl"
+        fd = f"{rng.bytes(6).hex()}_{i:03d}"
+        clips.append(
+            {
+                "frame_dir": fd,
+                "label": int(rng.integers(0, 400)),
+                "img_shape": (340, 256 + 2 * i),
+                "original_shape": (340, 256 + 2 * i),
+                "total_frames": total,
+                "raw_file": rel,
+                "frame_inds": frame_inds,
+                "box_score": rng.random(boxes).astype(np.float16),
+                "valid": {0.5: int(boxes * 0.9), 0.7: int(boxes * 0.6)},
+            }
+        )
+        kp = np.concatenate(
+            [rng.random((boxes, 17, 2)) * [256, 340], rng.random((boxes, 17, 1))], axis=2
+        )
+        shards.setdefault(rel, {})[fd] = {"keypoint": kp.astype(np.float16)}
+    for rel, content in shards.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(pickle.dumps(content, protocol=4))
+    index = {
+        "split": {
+            "train": [c["frame_dir"] for c in clips[: n_clips // 2]],
+            "val": [c["frame_dir"] for c in clips[n_clips // 2 :]],
+        },
+        "annotations": clips,
+    }
+    return pyskl_pickle(root / "k400_index.pkl", index["annotations"], index["split"])

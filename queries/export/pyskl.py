@@ -169,12 +169,14 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
         start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
         m = b - a
         t = (stop - start) // (m * v)
-        if "keypoint" in clip.dtypes:
+        if "keypoint" in clip.values:
+            pass  # kept whole in attributes (float64 that float32 cannot hold)
+        elif "keypoint" in clip.dtypes:
             block = coords[start:stop].astype(np.dtype(clip.dtypes["keypoint"]))
+            clip.values["keypoint"] = block.reshape(m, t, v, channels)
         else:
-            block = coords_cast[start:stop]
-        clip.values["keypoint"] = block.reshape(m, t, v, channels)
-        if has_score:
+            clip.values["keypoint"] = coords_cast[start:stop].reshape(m, t, v, channels)
+        if has_score and "keypoint_score" not in clip.values:
             sblock = (
                 scores[start:stop].astype(np.dtype(clip.dtypes["keypoint_score"]))
                 if "keypoint_score" in clip.dtypes

@@ -34,8 +34,8 @@ from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceW
 
 NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
 KINETICS = frozenset({"frame_inds", "box_score"})
-ROWS_PER_BATCH = 4_000_000
-"""Joint rows flattened at once: bounds ingest memory (about 100 MB of columns)."""
+ROWS_PER_BATCH = 2_000_000
+"""Joint rows flattened at once: with two batches being written, bounds ingest memory."""
 NO_SPLIT = "all"
 UNASSIGNED = "unassigned"
 
@@ -90,7 +90,8 @@ def read_pyskl(
                 file, f"annotations[{i}]", f"has no 'frame_dir' (keys: {', '.join(map(str, a))})"
             )
     n = len(anns)
-    splits = _primary_splits(top if layout == "dict" else None, anns, split, file)
+    per_clip = _primary_splits(top if layout == "dict" else None, anns, split, file)
+    splits = _Splits(per_clip)
     kinetics = any(a.keys() >= KINETICS for a in anns[:100]) and not any(
         "keypoint" in a for a in anns[:100]
     )
@@ -106,7 +107,7 @@ def read_pyskl(
         else ("3d" if arrays.get("channels") == 3 and "keypoint_score" not in arrays else "2d"),
         "arrays": arrays,
         "key_order": list(anns[0]) if anns else [],
-        "splits": {s: {"path": source.name} for s in dict.fromkeys(splits.tolist())}
+        "splits": {s: {"path": source.name} for s in dict.fromkeys(per_clip.tolist())}
         or {split or NO_SPLIT: {"path": source.name}},
     }
     if layout == "dict":
@@ -132,6 +133,20 @@ def read_pyskl(
         return
     yield first
     yield from _batches(anns, file, dataset, splits, image_ids, progress)
+
+
+class _Splits:
+    """Each clip's split, as codes into the split names: split columns are built from codes."""
+
+    def __init__(self, per_clip: np.ndarray) -> None:
+        names, codes = np.unique(per_clip.astype(str), return_inverse=True)
+        self.names = names.tolist()
+        self.codes = codes.astype(np.int8 if len(names) < 128 else np.int32)
+        self.per_clip = per_clip
+
+    def column(self, clips: np.ndarray) -> pa.Array:
+        """The split column of rows belonging to ``clips`` (clip positions)."""
+        return schema.coded(self.codes[clips], self.names)
 
 
 def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file: str) -> np.ndarray:
@@ -254,9 +269,12 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
             extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
         for k in ("keypoint", "keypoint_score", *(KINETICS if kinetics else ())):
             value = a.get(k)
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize > 4:
-                if not np.array_equal(value.astype(np.float32), value, equal_nan=True):
-                    extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
+            if (
+                isinstance(value, np.ndarray)
+                and value.dtype.kind == "f"
+                and value.dtype.itemsize > 4
+            ) and not np.array_equal(value.astype(np.float32), value, equal_nan=True):
+                extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
             if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
                 extra.setdefault("__dtypes__", {})[k] = value.dtype.str
             elif k in a and not isinstance(value, np.ndarray):
@@ -268,7 +286,7 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
         "images",
         {
             "dataset": schema.constant(dataset, n),
-            "split": pa.array(splits, pa.string()),
+            "split": splits.column(np.arange(n)),
             "image_id": image_ids,
             "file_name": pa.array(
                 [f if type(f) is str else str(f) for f in frame_dirs], pa.string()
@@ -368,9 +386,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         "instances",
         {
             "dataset": schema.constant(dataset, n_inst),
-            "split": pa.array(splits[inst_clip], pa.string())
-            if n_inst
-            else pa.array([], pa.string()),
+            "split": splits.column(inst_clip),
             "instance_id": inst_ids,
             "image_id": image_ids[inst_clip],
             "category_id": np.full(n_inst, PYSKL_SKELETON_CATEGORY, dtype=np.int64),
@@ -390,12 +406,19 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             raise SourceError(
                 file, f"annotations[{clip_of[0]}].keypoint", "clips mix 2D and 3D keypoints"
             )
-        row_inst = np.repeat(np.arange(n_inst), rows_per_inst)
-        inst_start = np.concatenate(([0], np.cumsum(rows_per_inst)[:-1]))
-        within = np.arange(total) - inst_start[row_inst]
-        v_of_row = inst_v[row_inst]
-        frame = within // v_of_row
-        joint = within % v_of_row
+        # index columns from (instance, frame) pairs, each repeated V times: no per-row division
+        row_inst = np.repeat(np.arange(n_inst, dtype=np.int32), rows_per_inst)
+        inst_frame_start = np.concatenate(([0], np.cumsum(inst_t)[:-1]))
+        pair_frame = (
+            np.arange(int(inst_t.sum()), dtype=np.int32) - np.repeat(inst_frame_start, inst_t)
+        ).astype(np.int32)
+        pair_v = np.repeat(inst_v, inst_t)
+        frame = np.repeat(pair_frame, pair_v)
+        if (inst_v == inst_v[0]).all():
+            joint = np.tile(np.arange(inst_v[0], dtype=np.int16), len(pair_frame))
+        else:
+            pair_start = np.concatenate(([0], np.cumsum(pair_v)[:-1]))
+            joint = (np.arange(total) - np.repeat(pair_start, pair_v)).astype(np.int16)
         has_score = [s is not None for s in scores]
         if any(has_score) and not all(has_score):
             k = has_score.index(False)
@@ -409,11 +432,11 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         )
         columns = {
             "dataset": schema.constant(dataset, total),
-            "split": pa.array(splits[inst_clip], pa.string()).take(pa.array(row_inst)),
+            "split": splits.column(inst_clip[row_inst]),
             "image_id": image_ids[inst_clip[row_inst]],
             "instance_id": inst_ids[row_inst],
-            "frame": frame.astype(np.int32),
-            "joint": joint.astype(np.int16),
+            "frame": frame,
+            "joint": joint,
             "x": coords[:, 0],
             "y": coords[:, 1],
             "visibility": np.full(total, 2, dtype=np.int8),
@@ -425,9 +448,8 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         keypoints = schema.conform("keypoints", columns)
         # persons present in each frame: any joint scored (2D) or placed (3D)
         present = score > 0 if score is not None else np.any(coords != 0, axis=1)
-        inst_frame_start = np.concatenate(([0], np.cumsum(inst_t)[:-1]))
-        person_frame = inst_frame_start[row_inst] + frame  # (instance, frame) pairs, numbered
-        seen = np.bincount(person_frame[present], minlength=int(inst_t.sum())) > 0
+        person_frame = np.repeat(np.arange(len(pair_frame)), pair_v)  # (instance, frame) pairs
+        seen = np.bincount(person_frame[present], minlength=len(pair_frame)) > 0
         clip_pos = np.searchsorted(clip_idx, inst_clip)  # clip_idx is sorted
         frame_row = np.repeat(f_start[clip_pos], inst_t) + (
             np.arange(int(inst_t.sum())) - np.repeat(inst_frame_start, inst_t)
@@ -437,9 +459,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         "frames",
         {
             "dataset": schema.constant(dataset, len(f_clip)),
-            "split": pa.array(splits[f_clip], pa.string())
-            if len(f_clip)
-            else pa.array([], pa.string()),
+            "split": splits.column(f_clip),
             "image_id": image_ids[f_clip],
             "frame": f_frame.astype(np.int32),
             "num_instances": counts,
@@ -569,7 +589,7 @@ class _KineticsClips:
         joints = np.array([kp[i][0].shape[1] if i in kp else -1 for i in idx], dtype=np.int64)
         inst_joints = np.repeat(joints, boxes)
         n = len(inst_ids)
-        split_of = pa.array(self.splits[inst_clip], pa.string()) if n else pa.array([], pa.string())
+        split_of = self.splits.column(inst_clip)
         instances = schema.conform(
             "instances",
             {
@@ -600,9 +620,7 @@ class _KineticsClips:
                 "keypoints",
                 {
                     "dataset": schema.constant(self.dataset, len(flat)),
-                    "split": split_of.filter(pa.array(sel)).take(
-                        pa.array(np.repeat(np.arange(sel.sum()), v))
-                    ),
+                    "split": self.splits.column(np.repeat(inst_clip[sel], v)),
                     "image_id": k_image,
                     "instance_id": k_inst,
                     "frame": k_frame,
@@ -637,9 +655,7 @@ class _KineticsClips:
             "frames",
             {
                 "dataset": schema.constant(self.dataset, len(f_clip)),
-                "split": pa.array(self.splits[f_clip], pa.string())
-                if len(f_clip)
-                else pa.array([], pa.string()),
+                "split": self.splits.column(f_clip),
                 "image_id": self.image_ids[f_clip],
                 "frame": f_frame.astype(np.int32),
                 "num_instances": counts,

@@ -144,9 +144,18 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """Dataset and split names: plain identifiers, never paths."""
 
 
+PARTITION_COLUMNS = ("dataset", "split")
+"""Columns that are also partition keys: built and written dictionary-encoded, read as strings."""
+
+
 def constant(value: str, n: int) -> pa.Array:
-    """A string column repeating one value (``dataset``, ``split``), built without Python objects."""
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+    """A column repeating one value (``dataset``, ``split``): a dictionary array, no string copies."""
+    return coded(np.zeros(n, dtype=np.int8), [value])
+
+
+def coded(codes: np.ndarray, values: list[str]) -> pa.Array:
+    """A dictionary-encoded string column from integer codes into ``values``."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(values, pa.string()))
 
 
 def empty(table: str) -> pa.Table:
@@ -165,10 +174,17 @@ def conform(table: str, data: pa.Table | dict) -> pa.Table:
             if value is None:
                 columns.append(pa.nulls(n, field.type))
             elif isinstance(value, (pa.Array, pa.ChunkedArray)):
-                columns.append(value.cast(field.type) if value.type != field.type else value)
+                keep = field.name in PARTITION_COLUMNS and pa.types.is_dictionary(value.type)
+                columns.append(
+                    value if keep or value.type == field.type else value.cast(field.type)
+                )
             else:
                 columns.append(pa.array(value, type=field.type))
-        return pa.Table.from_arrays(columns, schema=schema)
+        fields = [
+            f.with_type(c.type) if f.name in PARTITION_COLUMNS else f
+            for f, c in zip(schema, columns)
+        ]
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields))
     missing = [f.name for f in schema if f.name not in data.column_names]
     for name in missing:
         data = data.append_column(schema.field(name), pa.nulls(len(data), schema.field(name).type))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -250,39 +251,39 @@ class Store:
         splits: list[str] = []
         seen_ids: dict[str, pa.Array] = {}
         written: dict[tuple[str, str], int] = {}
-        for part in parts:
-            meta = (
-                orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
-                if "datasets" in part
-                else {}
-            )
-            for split in meta.get("splits", {}):
-                if split in splits:
-                    raise SourceError(source, None, f"two files give split {split!r}")
-                check_name(split, "split")
-                splits.append(split)
-            for key in ("images", "instances"):
-                if key in part:
-                    _check_ids_across_splits(part[key], key, seen_ids, source)
-            for table in schema.SPLIT_TABLES:
-                tb = part.get(table)
-                if tb is None or not len(tb):
-                    continue
-                counts[table] += len(tb)
-                for split in _splits_of(tb):
+        with _BackgroundWriter() as writer:
+            for part in parts:
+                meta = (
+                    orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
+                    if "datasets" in part
+                    else {}
+                )
+                for split in meta.get("splits", {}):
+                    if split in splits:
+                        raise SourceError(source, None, f"two files give split {split!r}")
                     check_name(split, "split")
-                    rows = (
-                        tb if len(_splits_of(tb)) == 1 else tb.filter(pc.equal(tb["split"], split))
-                    )
-                    if progress:
-                        progress(f"writing {dataset}/{split} {table}", -1, -1)
-                    k = written.get((table, split), 0)
-                    written[(table, split)] = k + 1
-                    path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
-                    _write(path, schema.conform(table, rows))
-            if "categories" in part:
-                categories = _merge_categories(categories, part["categories"], source)
-            metadata = _merge_metadata(metadata, meta)
+                    splits.append(split)
+                for key in ("images", "instances"):
+                    if key in part:
+                        _check_ids_across_splits(part[key], key, seen_ids, source)
+                for table in schema.SPLIT_TABLES:
+                    tb = part.get(table)
+                    if tb is None or not len(tb):
+                        continue
+                    counts[table] += len(tb)
+                    in_part = _splits_of(tb)
+                    for split in in_part:
+                        check_name(split, "split")
+                        rows = tb if len(in_part) == 1 else _rows_of_split(tb, split)
+                        if progress:
+                            progress(f"writing {dataset}/{split} {table}", -1, -1)
+                        k = written.get((table, split), 0)
+                        written[(table, split)] = k + 1
+                        path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
+                        writer.write(path, schema.conform(table, rows))
+                if "categories" in part:
+                    categories = _merge_categories(categories, part["categories"], source)
+                metadata = _merge_metadata(metadata, meta)
         categories = categories if categories is not None else schema.empty("categories")
         counts["categories"] = len(categories)
         if len(categories):
@@ -438,6 +439,38 @@ class Store:
         )
 
 
+class _BackgroundWriter:
+    """Writes Parquet parts on two threads while the reader flattens the next batch
+    (PyArrow releases the GIL while it encodes). At most two parts wait, so memory stays
+    bounded; the first error is raised in the caller, and nothing is left half-written
+    outside the transaction folder."""
+
+    def __init__(self, threads: int = 2, waiting: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="posestore-write")
+        self.waiting = waiting
+        self.pending: list = []
+
+    def write(self, path: Path, table: pa.Table) -> None:
+        self.pending.append(self.pool.submit(_write, path, table))
+        while len(self.pending) > self.waiting:
+            self.pending.pop(0).result()
+
+    def __enter__(self) -> _BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            for future in self.pending:
+                if exc[0] is None:
+                    future.result()
+                else:
+                    future.cancel()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def arrow_table(relation) -> pa.Table:
     """A DuckDB relation's result as an Arrow table (``.arrow()`` is a reader in DuckDB 2)."""
     result = relation.arrow()
@@ -463,7 +496,23 @@ def _check_ids_across_splits(tb: pa.Table, key: str, seen: dict, source: str) ->
 
 
 def _splits_of(tb: pa.Table) -> list[str]:
-    return pc.unique(tb["split"]).to_pylist() if len(tb) else []
+    if not len(tb):
+        return []
+    col = tb["split"]
+    if pa.types.is_dictionary(col.type):
+        col = col.combine_chunks()
+        counts = np.bincount(col.indices.to_numpy(zero_copy_only=False), minlength=len(col.dictionary))
+        return [col.dictionary[int(k)].as_py() for k in np.flatnonzero(counts)]
+    return pc.unique(col).to_pylist()
+
+
+def _rows_of_split(tb: pa.Table, split: str) -> pa.Table:
+    col = tb["split"]
+    if pa.types.is_dictionary(col.type):
+        col = col.combine_chunks()
+        code = col.dictionary.to_pylist().index(split)
+        return tb.filter(pa.array(col.indices.to_numpy(zero_copy_only=False) == code))
+    return tb.filter(pc.equal(col, split))
 
 
 def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.Table:
@@ -496,8 +545,16 @@ def _merge_metadata(have: dict, new: dict) -> dict:
 
 
 def _write(path: Path, table: pa.Table) -> None:
+    """One Parquet part. ``dataset`` and ``split`` hold one value per file: they are written
+    from a ready dictionary (no hashing of millions of equal strings), and without the Arrow
+    schema hint, so every reader sees plain strings."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    for name in schema.PARTITION_COLUMNS:
+        if name in table.column_names and len(table):
+            value = table[name][0].as_py()
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, schema.constant(value, len(table)))
+    pq.write_table(table, path, compression="zstd", store_schema=False)
     _fsync(path)
 
 

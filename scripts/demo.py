@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import posestore
 from posestore import synthetic
 from posestore.store import arrow_table
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 QUERIES = {
     "Every dataset at once: images and persons per split": """
@@ -46,6 +47,24 @@ QUERIES = {
                count(*) AS persons, round(avg(bbox_w * bbox_h)) AS mean_box_area
         FROM instances WHERE dataset = 'posesor-assr'
         GROUP BY rank ORDER BY rank LIMIT 5""",
+    "FashionAI: labelled joints per garment (visibility mapped to COCO's 0/1/2)": """
+        SELECT c.name AS garment, count(DISTINCT i.instance_id) AS garments,
+               round(avg((k.visibility = 2)::INT), 3) AS visible,
+               round(avg((k.visibility = 1)::INT), 3) AS occluded
+        FROM keypoints k JOIN instances i USING (dataset, instance_id)
+        JOIN categories c ON c.dataset = i.dataset AND c.category_id = i.category_id
+        WHERE k.dataset = 'fashionai' GROUP BY 1 ORDER BY 1""",
+    "PYSKL: clips, frames and mean joint score per action label": """
+        SELECT i.label, count(*) AS clips, sum(i.num_frames) AS frames,
+               round(avg(s.score), 3) AS mean_clip_score
+        FROM images i
+        JOIN (SELECT dataset, image_id, avg(score) AS score FROM keypoints GROUP BY ALL) s
+          USING (dataset, image_id)
+        WHERE i.dataset = 'ntu' GROUP BY 1 ORDER BY 1""",
+    "Kinetics: skeletons per clip, from the kpfiles": """
+        SELECT dataset, count(DISTINCT image_id) AS clips, count(*) AS skeletons,
+               round(count(*) / count(DISTINCT image_id), 1) AS per_clip, round(avg(score), 3) AS box_score
+        FROM instances WHERE dataset = 'k400' GROUP BY 1""",
     "CVAT: occluded flag from the per-annotation attributes": """
         SELECT (attributes::JSON->'$.attributes.occluded')::BOOLEAN AS occluded, count(*) AS n,
                round(avg(score), 3) AS mean_score
@@ -71,6 +90,8 @@ def make_sources(root: Path) -> dict[str, Path]:
         ),
         coco / "annotations" / "person_keypoints_train2017.json",
     )
+    clips = synthetic.pyskl_clips(60, n_labels=6)
+    names = [c["frame_dir"] for c in clips]
     return {
         "coco": coco,
         "posesor": synthetic.posesor_root(root / "PoseSOR", n_images=40),
@@ -78,6 +99,13 @@ def make_sources(root: Path) -> dict[str, Path]:
         "partimagenet": synthetic.write_json(
             synthetic.partimagenet(30), root / "PartImageNet" / "train.json"
         ),
+        "fashionai": synthetic.fashionai_csv(
+            root / "fashionai" / "train.csv", n_rows=200, images=True
+        ),
+        "ntu": synthetic.pyskl_pickle(
+            root / "ntu60_2d.pkl", clips, {"xsub_train": names[:45], "xsub_val": names[45:]}
+        ),
+        "k400": synthetic.kinetics_with_kpfiles(root / "k400", n_clips=20),
     }
 
 
@@ -136,6 +164,24 @@ def main() -> None:
     )
     console.print(
         f"  whole dataset exported to {args.out / 'export' / 'coco_full'}: identical to the source: {same}"
+    )
+
+    (csv_coco,) = store.export(
+        "fashionai", args.out / "export" / "fashionai_as_coco.json", format="coco"
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        fcoco = COCO(str(csv_coco))
+    console.print(
+        f"  FashionAI as COCO keypoints: {csv_coco} ({len(fcoco.getAnnIds())} annotations, "
+        f"{len(fcoco.getCatIds())} garment categories with their joint names)"
+    )
+    picked = store.export(
+        "ntu", args.out / "export" / "ntu_labels_1_2.pkl", where="label IN (1, 2)"
+    )
+    console.print(f"  PYSKL clips with labels 1 and 2: {picked[0]} (split lists filtered to them)")
+    kin = store.export("k400", args.out / "export" / "k400")
+    console.print(
+        f"  Kinetics index and its kpfiles: {len(kin)} files under {args.out / 'export' / 'k400'}"
     )
 
     console.rule("[bold]try it yourself")

@@ -34,6 +34,7 @@ from ._records import (
     key_order,
     present_mask,
     resolve_refs,
+    still_keypoints,
     string_column,
     type_mask,
     unknown_keys,
@@ -680,20 +681,10 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
     inst_rows = idx[joint_record]
     starts = np.concatenate(([0], np.cumsum(per)[:-1]))
     joint = np.arange(len(joint_record)) - np.repeat(starts, per)
-    keypoints = schema.conform(
-        "keypoints",
-        {
-            "dataset": schema.constant(dataset, len(joint)),
-            "split": schema.constant(split, len(joint)),
-            "image_id": img[inst_rows],
-            "instance_id": ids[inst_rows],
-            "frame": np.zeros(len(joint), dtype=np.int32),
-            "joint": joint.astype(np.int16),
-            "x": xyv[:, 0].astype(np.float32),
-            "y": xyv[:, 1].astype(np.float32),
-            "visibility": pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
-        },
-    )
+    keypoints = still_keypoints(
+        dataset, split, img[inst_rows], ids[inst_rows], joint, xyv,
+        pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
+    )  # fmt: skip
     labelled[idx] = np.bincount(joint_record[vis_ok & (vis > 0)], minlength=len(idx)) > 0
     return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints, labelled
 

@@ -38,6 +38,7 @@ from posestore.formats import (
 )
 
 from ._imagesize import image_size
+from ._records import still_keypoints
 
 _CELL = r"^-?\d+(?:\.\d+)?_-?\d+(?:\.\d+)?_-?\d+$"
 _CANONICAL_CELL = r"^(?:0|-?[1-9]\d{0,6})_(?:0|-?[1-9]\d{0,6})_(?:-1|0|1)$"
@@ -322,19 +323,8 @@ def _keypoints(
     row, joint, values = row[order], joint[order], values[order]
     visibility = values[:, 2].astype(np.int8) + 1  # FashionAI -1/0/1 → COCO 0/1/2
     per_row = np.bincount(row[visibility > 0], minlength=len(image_ids))
-    table = schema.conform(
-        "keypoints",
-        {
-            "dataset": schema.constant(dataset, len(row)),
-            "split": schema.constant(split, len(row)),
-            "image_id": image_ids[row],
-            "instance_id": image_ids[row],
-            "frame": np.zeros(len(row), dtype=np.int32),
-            "joint": joint.astype(np.int16),
-            "x": values[:, 0].astype(np.float32),
-            "y": values[:, 1].astype(np.float32),
-            "visibility": visibility,
-        },
+    table = still_keypoints(
+        dataset, split, image_ids[row], image_ids[row], joint, values, visibility
     )
     return table, per_row
 

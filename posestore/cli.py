@@ -278,6 +278,39 @@ def _print_table(result, limit: int) -> None:
 
 
 @app.command()
+def stats(
+    dataset: Annotated[str | None, typer.Argument(help="One dataset [default: all].")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write an HTML report with plots to this file."),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Counts per split, instances per image, per-joint visibility, size classes, joints outside
+    their image, labels and categories."""
+    with _handled():
+        st = _open(store)
+        result = st.stats(dataset)
+        if html:
+            from posestore.queries.stats import html_report
+
+            html.write_text(html_report(result, st), encoding="utf-8")
+        if json:
+            import orjson
+
+            sys.stdout.buffer.write(
+                orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+            )
+        else:
+            from posestore.queries.stats import render
+
+            render(result, out)
+        if html:
+            err.print(f"wrote {html}", highlight=False)
+
+
+@app.command()
 def export(
     dataset: Annotated[str, typer.Argument(help="The dataset to export.")],
     out_path: Annotated[

@@ -338,6 +338,9 @@ class Store:
                 empty = schema.empty(table)
                 self._con.register(f"_empty_{table}", empty)
                 self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
+        from posestore.queries import VIEWS_SQL
+
+        self._con.execute(VIEWS_SQL)
 
     def table_glob(self, table: str) -> str:
         """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
@@ -357,6 +360,14 @@ class Store:
         if not any((self.root / table).glob("dataset=*/**/*.parquet")):
             return pl.from_arrow(schema.empty(table)).lazy()
         return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
+
+    def stats(self, dataset: str | None = None) -> dict:
+        """Statistics per dataset (all, or one): see ``posestore.queries.stats``."""
+        from posestore.queries.stats import dataset_stats
+
+        if dataset is not None:
+            self.dataset_info(dataset)
+        return dataset_stats(self, [dataset] if dataset else None)
 
     # -- selection and export -------------------------------------------------
 
@@ -501,7 +512,9 @@ def _splits_of(tb: pa.Table) -> list[str]:
     col = tb["split"]
     if pa.types.is_dictionary(col.type):
         col = col.combine_chunks()
-        counts = np.bincount(col.indices.to_numpy(zero_copy_only=False), minlength=len(col.dictionary))
+        counts = np.bincount(
+            col.indices.to_numpy(zero_copy_only=False), minlength=len(col.dictionary)
+        )
         return [col.dictionary[int(k)].as_py() for k in np.flatnonzero(counts)]
     return pc.unique(col).to_pylist()
 

@@ -1,0 +1,49 @@
+-- Convenience views over the six tables, created on every store connection.
+-- Each is documented in README ("Views"); plain SQL, so copy them anywhere.
+
+-- keypoints with the joint's name and its instance's category
+CREATE OR REPLACE VIEW keypoints_named AS
+SELECT k.*, i.category_id, c.name AS category, c.keypoints[k.joint + 1] AS joint_name
+FROM keypoints k
+JOIN instances i USING (dataset, instance_id)
+LEFT JOIN categories c
+  ON c.dataset = i.dataset AND c.category_id = i.category_id AND c.kind = 'object';
+
+-- per instance (and frame): joints carried, labelled (v > 0), visible (v = 2), occluded (v = 1)
+CREATE OR REPLACE VIEW instance_joints AS
+SELECT dataset, split, image_id, instance_id, frame,
+       count(*) AS joints,
+       count(*) FILTER (WHERE visibility > 0) AS labelled,
+       count(*) FILTER (WHERE visibility = 2) AS visible,
+       count(*) FILTER (WHERE visibility = 1) AS occluded
+FROM keypoints
+GROUP BY ALL;
+
+-- COCO's size classes: area (segment area, else box area) below 32², below 96², or above
+CREATE OR REPLACE VIEW instance_sizes AS
+SELECT dataset, split, image_id, instance_id, category_id, iscrowd,
+       coalesce(area, bbox_w * bbox_h) AS size_area,
+       CASE
+         WHEN coalesce(area, bbox_w * bbox_h) IS NULL THEN NULL
+         WHEN coalesce(area, bbox_w * bbox_h) < 32 * 32 THEN 'small'
+         WHEN coalesce(area, bbox_w * bbox_h) < 96 * 96 THEN 'medium'
+         ELSE 'large'
+       END AS size_class
+FROM instances;
+
+-- PoseSOR: the saliency rank (visiting_order) and class_id as typed columns
+CREATE OR REPLACE VIEW posesor_ranks AS
+SELECT dataset, split, image_id, instance_id, category_id,
+       TRY_CAST(json_extract_string(attributes, '$.visiting_order') AS INTEGER) AS saliency_rank,
+       TRY_CAST(json_extract_string(attributes, '$.class_id') AS INTEGER) AS class_id,
+       bbox_x, bbox_y, bbox_w, bbox_h, area, num_keypoints
+FROM instances
+WHERE json_extract(attributes, '$.visiting_order') IS NOT NULL;
+
+-- clips with their action's name (PYSKL): images with a label, joined to kind = 'action'
+CREATE OR REPLACE VIEW clip_labels AS
+SELECT i.dataset, i.split, i.image_id, i.file_name AS frame_dir, i.num_frames, i.label,
+       c.name AS action
+FROM images i
+LEFT JOIN categories c ON c.dataset = i.dataset AND c.kind = 'action' AND c.category_id = i.label
+WHERE i.label IS NOT NULL;

@@ -311,6 +311,66 @@ def stats(
 
 
 @app.command()
+def validate(
+    target: Annotated[
+        str, typer.Argument(help="A source file or folder, or a dataset of the store.")
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="The source's format, if it cannot be told."),
+    ] = None,  # noqa: A002
+    json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Report what is wrong (errors) or suspicious (warnings) in a source or a dataset: a count
+    per kind and the first examples. Exit code 1 when there are errors."""
+    with _handled():
+        path = Path(target)
+        if path.exists():
+            from posestore.store import validate_source
+
+            report = validate_source(path, format)
+        else:
+            report = _open(store).validate(target)
+        if json:
+            import orjson
+
+            sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        else:
+            _print_findings(report)
+    if report["errors"]:
+        raise typer.Exit(1)
+
+
+def _print_findings(report: dict) -> None:
+    from rich.table import Table
+
+    for dataset, findings in report["datasets"].items():
+        if not findings:
+            out.print(f"[green]{dataset}: nothing wrong found[/]")
+            continue
+        t = Table(
+            "severity",
+            "check",
+            "count",
+            "what",
+            "first examples",
+            title=dataset,
+            title_justify="left",
+        )
+        for f in findings:
+            colour = "red" if f["severity"] == "error" else "yellow"
+            examples = "\n".join(
+                ", ".join(f"{k}={v}" for k, v in e.items()) for e in f["examples"][:3]
+            )
+            t.add_row(
+                f"[{colour}]{f['severity']}[/]", f["check"], f"{f['count']:,}", f["what"], examples
+            )
+        out.print(t)
+    out.print(f"{report['errors']:,} errors, {report['warnings']:,} warnings in {report['target']}")
+
+
+@app.command()
 def export(
     dataset: Annotated[str, typer.Argument(help="The dataset to export.")],
     out_path: Annotated[

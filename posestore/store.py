@@ -369,6 +369,22 @@ class Store:
             self.dataset_info(dataset)
         return dataset_stats(self, [dataset] if dataset else None)
 
+    def validate(self, target: str | os.PathLike, format: str | None = None) -> dict:  # noqa: A002
+        """What is wrong or suspicious in a dataset of this store, or in a source file or folder.
+
+        A source is ingested into a throwaway store (this one is not touched); what its
+        reader refuses is reported as an error, what it repairs as a warning. Returns
+        ``{"target", "datasets": {name: [finding, …]}, "errors", "warnings"}``.
+        """
+        from posestore.queries.validate import validate_dataset
+
+        path = Path(target)
+        if path.exists():
+            return validate_source(path, format)
+        name = check_name(str(target))
+        findings = {name: validate_dataset(self, name)}
+        return _summary(str(target), findings)
+
     # -- selection and export -------------------------------------------------
 
     def select_images(
@@ -480,6 +496,62 @@ class _BackgroundWriter:
                     future.cancel()
         finally:
             self.pool.shutdown(wait=True)
+
+
+def validate_source(path: Path, format: str | None = None) -> dict:  # noqa: A002
+    """Validate a source by ingesting it into a temporary store."""
+    import tempfile
+    import warnings
+
+    from posestore.errors import PoseStoreError
+    from posestore.queries.validate import validate_dataset
+
+    findings: dict[str, list] = {}
+    with tempfile.TemporaryDirectory(prefix="posestore-validate-") as tmp:
+        scratch = Store(Path(tmp))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                done = scratch.ingest(path, format=format)
+            except PoseStoreError as e:
+                done = []
+                findings[path.name] = [
+                    {
+                        "check": "unreadable",
+                        "severity": "error",
+                        "what": "the reader refused the source",
+                        "count": 1,
+                        "examples": [{"error": str(e)}],
+                    }
+                ]
+        notes = [
+            {
+                "check": "repaired_on_read",
+                "severity": "warning",
+                "what": "what the reader repaired or skipped",
+                "count": 1,
+                "examples": [{"warning": str(w.message)}],
+            }
+            for w in caught
+        ]
+        for d in done:
+            findings[d.dataset] = notes + validate_dataset(scratch, d.dataset)
+            notes = []
+        scratch._con = None
+    return _summary(str(path), findings)
+
+
+def _summary(target: str, findings: dict[str, list]) -> dict:
+    count = {"error": 0, "warning": 0}
+    for items in findings.values():
+        for f in items:
+            count[f["severity"]] += f["count"]
+    return {
+        "target": target,
+        "datasets": findings,
+        "errors": count["error"],
+        "warnings": count["warning"],
+    }
 
 
 def arrow_table(relation) -> pa.Table:

@@ -36,8 +36,8 @@ from posestore.formats import (
     FASHIONAI_JOINTS,
     FASHIONAI_SUPERCATEGORY,
 )
+from posestore.imagesize import image_size
 
-from ._imagesize import image_size
 from ._records import still_keypoints
 
 _CELL = r"^-?\d+(?:\.\d+)?_-?\d+(?:\.\d+)?_-?\d+$"
@@ -91,10 +91,21 @@ def read_fashionai(
         if progress:
             progress(f"reading {f.name}", done, total)
         name = split if (split and len(files) == 1) else _split_name(f)
-        yield read_fashionai_csv(
+        tables = read_fashionai_csv(
             f.read_bytes(), str(f), dataset, name, f.relative_to(root).as_posix(), f.parent
         )
+        yield _with_image_root(tables, name, f.parent.relative_to(root).as_posix())
         done += f.stat().st_size
+
+
+def _with_image_root(tables: schema.Tables, split: str, image_root: str) -> schema.Tables:
+    """Record where ``file_name`` values are relative to (the CSV's folder), for image export."""
+    meta = orjson.loads(tables["datasets"]["metadata"][0].as_py())
+    meta["splits"][split]["image_root"] = image_root
+    datasets = tables["datasets"]
+    i = datasets.schema.get_field_index("metadata")
+    tables["datasets"] = datasets.set_column(i, "metadata", pa.array([orjson.dumps(meta).decode()]))
+    return tables
 
 
 def _split_name(path: Path) -> str:

@@ -56,6 +56,8 @@ def _options(store: StoreOption = None) -> None:
 
 class Images(str, Enum):
     none = "none"
+    copy = "copy"
+    link = "link"
 
 
 @contextmanager
@@ -382,7 +384,12 @@ def export(
     ],
     split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
     format: Annotated[
-        str | None, typer.Option("--format", "-f", help="coco [default: the dataset's own format].")
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco, pyskl, fashionai or yolo-pose [default: the dataset's own format].",
+        ),
     ] = None,  # noqa: A002
     where: Annotated[
         str | None, typer.Option(help='SQL predicate over images, e.g. "width > 600".')
@@ -390,7 +397,16 @@ def export(
     query: Annotated[
         str | None, typer.Option(help="SQL returning the image_id column of the images to keep.")
     ] = None,
-    images: Annotated[Images, typer.Option(help="What to do with image files.")] = Images.none,
+    images: Annotated[
+        Images, typer.Option(help="Copy or symlink the selected images into OUT.")
+    ] = Images.none,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--image-root",
+            help="The folder the images' file_name values are relative to [default: found at ingest].",
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Write a dataset, a split or a selection of images back to files."""
@@ -404,6 +420,8 @@ def export(
                 format=format,
                 where=where,
                 query=query,
+                images=images.value,
+                image_root=image_root,
                 progress=progress,
             )
         for p in written:

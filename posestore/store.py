@@ -218,6 +218,7 @@ class Store:
                     str(source),
                     plan.read(progress=progress),
                     progress,
+                    root=str((source if source.is_dir() else source.parent).resolve()),
                 )
                 written.seconds = time.perf_counter() - start
                 done.append(written)
@@ -243,6 +244,7 @@ class Store:
         source: str,
         parts: Iterable[schema.Tables],
         progress,
+        root: str | None = None,
     ) -> Ingested:
         """Write each split's tables into the transaction; merge the catalogs; return the counts."""
         counts = {t: 0 for t in schema.SCHEMAS}
@@ -284,6 +286,8 @@ class Store:
                 if "categories" in part:
                     categories = _merge_categories(categories, part["categories"], source)
                 metadata = _merge_metadata(metadata, meta)
+        if root:
+            metadata["root"] = root  # where the source's images are found again on export
         categories = categories if categories is not None else schema.empty("categories")
         counts["categories"] = len(categories)
         if len(categories):
@@ -436,6 +440,8 @@ class Store:
         format: str | None = None,  # noqa: A002
         where: str | None = None,
         query: str | None = None,
+        images: str = "none",
+        image_root: str | os.PathLike | None = None,
         progress: Progress | None = None,
     ) -> list[Path]:
         """Write a dataset, a split or a selection in its native format (or ``format``).
@@ -461,9 +467,57 @@ class Store:
                 ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
             parts[s] = self.split_tables(dataset, s, ids)
         whole = split is None and selected is None
-        return write_dataset(
-            parts, info, Path(out), format or info["format"], progress=progress, whole=whole
+        fmt = format or info["format"]
+        image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
+        written = write_dataset(
+            parts, info, Path(out), fmt, progress=progress, whole=whole, image_dirs=image_dirs
         )
+        if images != "none":
+            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
+        return written
+
+    @staticmethod
+    def image_dir(
+        info: dict, split: str, image_root: str | os.PathLike | None = None
+    ) -> Path | None:
+        """The folder a split's ``file_name``s are relative to: ``image_root`` when given, else
+        the source's own image folder when the ingest found one."""
+        if image_root is not None:
+            return Path(image_root)
+        meta = info["metadata"]
+        rel = meta.get("splits", {}).get(split, {}).get("image_root")
+        root = meta.get("root")
+        return Path(root) / rel if root and rel else None
+
+    def _place_images(self, parts, info, out: Path, fmt: str, mode: str, image_dirs) -> None:
+        import warnings
+
+        from posestore.formats import SourceWarning
+        from posestore.queries.export import image_destination, place_images
+
+        if mode not in ("copy", "link"):
+            raise StoreError(f"--images takes copy, link or none, not {mode!r}")
+        if info["format"] == "pyskl":
+            raise StoreError("PYSKL clips have no image files to copy; use --images none")
+        if not any(image_dirs.values()):
+            raise StoreError(
+                f"the images of {info['dataset']!r} were not found at ingest; pass --image-root DIR "
+                "(the folder its file_name values are relative to)"
+            )
+        meta = info["metadata"]
+
+        def dest(split: str, name: str) -> Path:
+            return image_destination(fmt, meta, out, split, name)
+
+        placed, missing = place_images(parts, image_dirs, dest, mode)
+        if missing:
+            warnings.warn(
+                SourceWarning(
+                    f"{len(missing)} of {placed + len(missing)} images are missing from the image folder "
+                    f"(e.g. {', '.join(missing[:3])}); their annotations were exported without them"
+                ),
+                stacklevel=2,
+            )
 
 
 class _BackgroundWriter:

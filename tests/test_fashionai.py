@@ -105,7 +105,7 @@ def test_sizes_come_from_image_headers_when_images_are_beside(tmp_path):
     path = synthetic.fashionai_csv(tmp_path / "train.csv", n_rows=6, images=True)
     images = next(read_fashionai(path, "f"))["images"].to_pydict()
     assert all(w is not None and 200 <= w < 800 for w in images["width"])
-    from posestore.ingest._imagesize import image_size
+    from posestore.imagesize import image_size
 
     for name, w, h in zip(images["file_name"], images["width"], images["height"]):
         assert image_size(tmp_path / name) == (w, h)

@@ -6,11 +6,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 import orjson
+import pyarrow as pa
 
 from posestore import schema
 from posestore.errors import StoreError
 
-WRITERS = ("coco", "pyskl", "fashionai")
+WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose")
 """Formats posestore writes (``--format``)."""
 
 
@@ -32,10 +33,12 @@ def write_dataset(
     fmt: str,
     progress=None,
     whole: bool = False,
+    image_dirs: dict[str, Path | None] | None = None,
 ) -> list[Path]:
     """Write each split's tables in ``fmt`` under ``out``; returns the files written.
 
     ``whole``: the parts are the entire dataset (no split or row selection).
+    ``image_dirs``: per split, the folder its images are in (YOLO reads unknown sizes there).
     """
     if fmt not in WRITERS:
         raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
@@ -46,7 +49,154 @@ def write_dataset(
         return _write_fashionai(parts, meta, out, progress)
     if fmt == "pyskl":
         return _write_pyskl(parts, meta, out, progress, whole)
+    if fmt == "yolo-pose":
+        return _write_yolo(parts, out, progress, image_dirs or {})
     raise AssertionError(fmt)
+
+
+def image_destination(fmt: str, meta: dict, out: Path, split: str, file_name: str) -> Path:
+    """Where an exported image goes: YOLO ``images/<split>/…``; otherwise the source's own layout
+    (its image folder relative to the source root) beside the annotations, else ``images/<split>/…``."""
+    base = out if out.suffix == "" else out.parent
+    _relative_name(file_name)
+    if fmt == "yolo-pose":
+        return safe_relative(f"images/{split}/{file_name}", base)
+    image_root = meta.get("splits", {}).get(split, {}).get("image_root")
+    if fmt == meta.get("format") and image_root:
+        return safe_relative(f"{image_root}/{file_name}" if image_root != "." else file_name, base)
+    return safe_relative(f"images/{split}/{file_name}", base)
+
+
+def place_images(
+    parts: dict[str, schema.Tables], image_dirs: dict[str, Path | None], dest, mode: str
+) -> tuple[int, list[str]]:
+    """Copy or link each selected image to ``dest(split, file_name)``; (placed, missing)."""
+    import os
+    import shutil
+
+    placed, missing = 0, []
+    for split, tables in parts.items():
+        src_dir = image_dirs.get(split)
+        for name in tables["images"]["file_name"].to_pylist():
+            target = dest(split, name)
+            source = _inside(src_dir, name) if src_dir else None
+            if source is None or not source.is_file():
+                missing.append(f"{split}/{name}")
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            if mode == "copy":
+                shutil.copy2(source, target)
+            else:
+                os.symlink(source.resolve(), target)
+            placed += 1
+    return placed, missing
+
+
+def _relative_name(file_name: str) -> PurePosixPath:
+    """An image's ``file_name`` as a relative path; one that climbs out or is absolute is refused."""
+    p = PurePosixPath(file_name.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise StoreError(
+            f"refusing image path {file_name!r}: it would land outside the export folder"
+        )
+    return p
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts:
+        return None
+    return folder / Path(*p.parts)
+
+
+def _write_yolo(
+    parts: dict[str, schema.Tables], out: Path, progress, image_dirs: dict
+) -> list[Path]:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from posestore.imagesize import image_size
+
+    from .yolo_pose import data_yaml, flip_index, label_lines, label_path, yolo_classes
+
+    if out.suffix:
+        raise StoreError(
+            f"YOLO pose is a folder (labels/, images/, data.yaml); {out} looks like a file"
+        )
+    tables0 = next(iter(parts.values()))
+    cat_ids, names, joint_names, where = yolo_classes(
+        tables0["categories"], [p["instances"] for p in parts.values()]
+    )
+    widest = max((pc.max(p["instances"]["num_joints"]).as_py() or 0) for p in parts.values())
+    joints = max(widest, len(joint_names))
+    if not joints:
+        raise StoreError("nothing to export as YOLO pose: no instance carries keypoints")
+    flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
+    class_of = {c: i for i, c in enumerate(cat_ids)}
+    written = []
+    for split, tables in parts.items():
+        if progress:
+            progress(f"writing labels/{split}", -1, -1)
+        images = tables["images"]
+        widths = images["width"].to_pylist()
+        heights = images["height"].to_pylist()
+        files = images["file_name"].to_pylist()
+        unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
+        folder = image_dirs.get(split)
+        for i in unknown:  # sizes from the image headers, where the images are known
+            size = (
+                image_size(_inside(folder, files[i]))
+                if folder and _inside(folder, files[i])
+                else None
+            )
+            if size:
+                widths[i], heights[i] = size
+        still = [files[i] for i in unknown if not widths[i] or not heights[i]]
+        if still:
+            raise StoreError(
+                f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
+                f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
+            )
+        tables = {
+            **tables,
+            "images": images.set_column(
+                images.schema.get_field_index("width"), "width", pa.array(widths, pa.int64())
+            ),
+        }
+        tables["images"] = tables["images"].set_column(
+            tables["images"].schema.get_field_index("height"),
+            "height",
+            pa.array(heights, pa.int64()),
+        )
+        line_image, lines, crowd, outside = label_lines(tables, class_of, joints, where)
+        order = np.argsort(line_image, kind="stable")
+        line_image = line_image[order]
+        lines = [lines[k] for k in order]
+        ids = tables["images"]["image_id"].to_numpy()
+        starts = np.searchsorted(line_image, ids, side="left")
+        stops = np.searchsorted(line_image, ids, side="right")
+        for name, a, b in zip(files, starts, stops):
+            target = safe_relative(f"labels/{split}/{label_path(name)}", out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(line + "\n" for line in lines[a:b]))
+            written.append(target)
+        if crowd or outside:
+            import warnings
+
+            from posestore.formats import SourceWarning
+
+            warnings.warn(
+                SourceWarning(
+                    f"split {split}: {crowd} crowd annotations left out; {outside} joints outside "
+                    "their image written as 0 0 0"
+                ),
+                stacklevel=2,
+            )
+    yaml = out / "data.yaml"
+    yaml.write_text(data_yaml(out, list(parts), names, joints, flip))
+    return [yaml, *written]
 
 
 def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Path]:

@@ -1,0 +1,200 @@
+"""Tables → Ultralytics YOLO pose: ``labels/<split>/<image>.txt`` and ``data.yaml``.
+
+A label line is ``class cx cy w h`` then ``x y v`` per joint, all normalised by the
+image size; ``data.yaml`` carries ``kpt_shape: [K, 3]``, ``flip_idx`` (left/right
+joints swapped by name) and the class names. Categories with fewer joints than
+the widest one are padded with ``0 0 0``; crowd annotations are left out (as
+Ultralytics' own converter does); joints outside the image are written as
+``0 0 0`` and boxes clipped to it, because YOLO refuses values outside [0, 1].
+Lines are formatted column by column with Arrow; Python loops over image files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posestore import schema
+from posestore.errors import StoreError
+
+DECIMALS = 6
+
+
+def flip_index(names: list[str]) -> list[int]:
+    """For each joint, the index of its mirror image (``left_wrist`` ↔ ``right_wrist``), or itself."""
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for i, name in enumerate(names):
+        mirrored = re.sub(r"(?i)(left|right)", lambda m: _swap(m.group(0)), name)
+        out.append(index.get(mirrored, i))
+    return out
+
+
+def _swap(word: str) -> str:
+    target = "right" if word.lower() == "left" else "left"
+    return (
+        target.upper() if word.isupper() else target.capitalize() if word[0].isupper() else target
+    )
+
+
+def yolo_classes(
+    categories: pa.Table, instances: list[pa.Table]
+) -> tuple[list[int], list[str], list[str], dict[int, np.ndarray]]:
+    """Classes and one joint space for all of them.
+
+    Returns the category ids in class order, their names, the joint names of the
+    shared space (the union of the categories' joint names, in order of first
+    appearance: FashionAI's five garments share 24 named joints) and, per category, the
+    position of each of its joints in that space. Unnamed joints stay positional.
+    """
+    used = set()
+    for inst in instances:
+        used |= set(pc.unique(inst["category_id"]).to_pylist())
+    cats = (
+        categories.filter(pc.equal(categories["kind"], "object")).sort_by("category_id").to_pylist()
+    )
+    cats = [c for c in cats if c["category_id"] in used]
+    if not cats:
+        raise StoreError("nothing to export: no instance has a known category")
+    space: dict[str, int] = {}
+    for c in cats:
+        for name in c["keypoints"] or []:
+            space.setdefault(name, len(space))
+    where = {
+        c["category_id"]: np.array([space[n] for n in c["keypoints"]], dtype=np.int64)
+        for c in cats
+        if c["keypoints"]
+    }
+    return [c["category_id"] for c in cats], [c["name"] for c in cats], list(space), where
+
+
+def label_lines(
+    tables: schema.Tables,
+    class_of: dict[int, int],
+    joints: int,
+    where: dict[int, np.ndarray] | None = None,
+) -> tuple[np.ndarray, list[str], int, int]:
+    """(image_id per line, lines, crowd instances left out, joints set to 0 0 0 outside the image).
+
+    ``where[category_id][j]`` is the column of the category's joint ``j`` in the shared space."""
+    inst = tables["instances"]
+    images = tables["images"]
+    if len(inst):
+        inst = inst.filter(pc.invert(pc.fill_null(pc.equal(inst["iscrowd"], 1), False)))
+    crowd = len(tables["instances"]) - len(inst)
+    n = len(inst)
+    if n == 0:
+        return np.zeros(0, np.int64), [], crowd, 0
+    img_ids = images["image_id"].to_numpy()
+    order = np.argsort(img_ids)
+    pos = order[np.searchsorted(img_ids, inst["image_id"].to_numpy(), sorter=order)]
+    width = images["width"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
+    height = images["height"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
+
+    # joints: (n, joints, 3) x, y, v in pixels; padding stays 0 0 0
+    kp = tables["keypoints"]
+    kp = kp.filter(pc.equal(kp["frame"], 0)) if len(kp) else kp
+    xyv = np.zeros((n, joints, 3))
+    if len(kp):
+        ids = inst["instance_id"].to_numpy()
+        sorter = np.argsort(ids)
+        kp_ids = kp["instance_id"].to_numpy()
+        at = np.searchsorted(ids, kp_ids, sorter=sorter).clip(0, n - 1)
+        row = sorter[at]
+        j = kp["joint"].to_numpy().astype(np.int64)
+        if where:
+            cat = inst["category_id"].to_numpy()[row]
+            mapped = np.full(len(j), -1, dtype=np.int64)
+            for c, columns in where.items():
+                mine = (cat == c) & (j < len(columns))
+                mapped[mine] = columns[j[mine]]
+            j = np.where(np.isin(cat, list(where)), mapped, j)
+        keep = (ids[row] == kp_ids) & (j >= 0) & (j < joints)
+        j = j[keep]
+        r = row[keep]
+        xyv[r, j, 0] = kp["x"].to_numpy(zero_copy_only=False)[keep]
+        xyv[r, j, 1] = kp["y"].to_numpy(zero_copy_only=False)[keep]
+        xyv[r, j, 2] = kp["visibility"].fill_null(0).to_numpy(zero_copy_only=False)[keep]
+    labelled = xyv[:, :, 2] > 0
+    inside = (
+        (xyv[:, :, 0] >= 0)
+        & (xyv[:, :, 1] >= 0)
+        & (xyv[:, :, 0] <= width[:, None])
+        & (xyv[:, :, 1] <= height[:, None])
+    )
+    outside = int((labelled & ~inside).sum())
+    keep_joint = labelled & inside
+    xyv[~keep_joint] = 0
+
+    box = np.stack(
+        [
+            inst[c].to_numpy(zero_copy_only=False).astype(np.float64)
+            for c in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")
+        ],
+        axis=1,
+    )
+    missing = np.isnan(box).any(axis=1)
+    if missing.any():  # no box in the source: the labelled joints' extent
+        lo_x = np.where(keep_joint, xyv[:, :, 0], np.inf).min(axis=1)
+        hi_x = np.where(keep_joint, xyv[:, :, 0], -np.inf).max(axis=1)
+        lo_y = np.where(keep_joint, xyv[:, :, 1], np.inf).min(axis=1)
+        hi_y = np.where(keep_joint, xyv[:, :, 1], -np.inf).max(axis=1)
+        extent = np.stack([lo_x, lo_y, hi_x - lo_x, hi_y - lo_y], axis=1)
+        extent[~np.isfinite(extent).all(axis=1)] = np.nan  # no labelled joint: no box
+        box[missing] = extent[missing]
+    x0 = np.clip(box[:, 0], 0, width)
+    y0 = np.clip(box[:, 1], 0, height)
+    x1 = np.clip(box[:, 0] + box[:, 2], 0, width)
+    y1 = np.clip(box[:, 1] + box[:, 3], 0, height)
+    has_box = np.isfinite(x0 + y0 + x1 + y1) & (x1 > x0) & (y1 > y0)
+
+    cls = np.array([class_of.get(c, -1) for c in inst["category_id"].to_pylist()])
+    ok = has_box & (cls >= 0)
+    norm = np.empty((n, 4 + joints * 3))
+    norm[:, 0] = (x0 + x1) / 2 / width
+    norm[:, 1] = (y0 + y1) / 2 / height
+    norm[:, 2] = (x1 - x0) / width
+    norm[:, 3] = (y1 - y0) / height
+    norm[:, 4::3] = xyv[:, :, 0] / width[:, None]
+    norm[:, 5::3] = xyv[:, :, 1] / height[:, None]
+    norm[:, 6::3] = xyv[:, :, 2]
+    norm = np.round(norm[ok], DECIMALS)
+    columns = [pa.array(cls[ok]).cast(pa.string())]
+    columns += [pa.array(norm[:, k]).cast(pa.string()) for k in range(norm.shape[1])]
+    lines = pc.binary_join_element_wise(*columns, " ").to_pylist()
+    return inst["image_id"].to_numpy()[ok], lines, crowd, outside
+
+
+def label_path(file_name: str) -> PurePosixPath:
+    """``labels/…`` mirrors ``images/…``: the image's relative path with a .txt suffix."""
+    from . import _relative_name
+
+    return _relative_name(file_name).with_suffix(".txt")
+
+
+def data_yaml(out: Path, splits: list[str], names: list[str], joints: int, flip: list[int]) -> str:
+    """``data.yaml`` text (JSON-quoted scalars are valid YAML)."""
+    role = {}
+    for s in splits:
+        for key in ("train", "val", "test"):
+            if key in s.lower() and key not in role:
+                role[key] = s
+    role.setdefault("train", splits[0])
+    role.setdefault("val", role["train"])
+    lines = [
+        f"# written by posestore from splits {', '.join(splits)}",
+        f"path: {json.dumps(str(out.resolve()))}",
+    ]
+    for key in ("train", "val", "test"):
+        if key in role:
+            lines.append(f"{key}: {json.dumps('images/' + role[key])}")
+    lines.append(f"kpt_shape: [{joints}, 3]")
+    lines.append(f"flip_idx: [{', '.join(map(str, flip))}]")
+    lines.append("names:")
+    lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
+    return "\n".join(lines) + "\n"

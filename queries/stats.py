@@ -10,7 +10,6 @@ import base64
 import html
 import io
 
-SIZE_CLASSES = ("small", "medium", "large")
 HEATMAP_BINS = 48
 
 
@@ -45,41 +44,44 @@ def _one(store, d: str) -> dict:
     )
     per_image = _rows(
         store,
-        """SELECT coalesce(n, 0) AS instances, count(*) AS images
+        """SELECT i.split, coalesce(n, 0) AS instances, count(*) AS images
            FROM images i LEFT JOIN (
                SELECT image_id, count(*) AS n FROM instances WHERE dataset = $1 GROUP BY 1) USING (image_id)
-           WHERE i.dataset = $1 GROUP BY 1 ORDER BY 1""",
+           WHERE i.dataset = $1 GROUP BY 1, 2 ORDER BY 1, 2""",
         p,
     )
     joints = _rows(
         store,
-        """SELECT category, joint, any_value(joint_name) AS name, count(*) AS rows,
+        """SELECT split, category, joint, any_value(joint_name) AS name, count(*) AS rows,
                   count(*) FILTER (WHERE visibility > 0) AS labelled,
                   count(*) FILTER (WHERE visibility = 2) AS visible,
                   round(count(*) FILTER (WHERE visibility > 0) / count(*), 4) AS labelled_rate,
                   round(count(*) FILTER (WHERE visibility = 2) / count(*), 4) AS visible_rate
-           FROM keypoints_named WHERE dataset = $1 GROUP BY 1, 2 ORDER BY 1, 2""",
+           FROM keypoints_named WHERE dataset = $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
         p,
     )
-    sizes = {
-        (r["size_class"] or "unknown"): r["n"]
-        for r in _rows(
-            store,
-            "SELECT size_class, count(*) AS n FROM instance_sizes WHERE dataset = $1 GROUP BY 1",
-            p,
-        )
-    }
+    sizes = _rows(
+        store,
+        """SELECT split, count(*) FILTER (WHERE size_class = 'small') AS small,
+                  count(*) FILTER (WHERE size_class = 'medium') AS medium,
+                  count(*) FILTER (WHERE size_class = 'large') AS large,
+                  count(*) FILTER (WHERE size_class IS NULL) AS unknown
+           FROM instance_sizes WHERE dataset = $1 GROUP BY 1 ORDER BY 1""",
+        p,
+    )
     outside = _rows(
         store,
-        """SELECT count(*) FILTER (WHERE k.x < 0 OR k.y < 0 OR k.x >= i.width OR k.y >= i.height) AS outside,
+        """SELECT k.split,
+                  count(*) FILTER (WHERE k.x < 0 OR k.y < 0 OR k.x >= i.width OR k.y >= i.height) AS outside,
                   count(*) AS labelled, count(*) FILTER (WHERE i.width IS NULL) AS without_size
            FROM keypoints k JOIN images i USING (dataset, image_id)
-           WHERE k.dataset = $1 AND k.visibility > 0""",
+           WHERE k.dataset = $1 AND k.visibility > 0 GROUP BY 1 ORDER BY 1""",
         p,
-    )[0]
+    )
     labels = _rows(
         store,
-        "SELECT label, any_value(action) AS action, count(*) AS clips FROM clip_labels WHERE dataset = $1 GROUP BY 1 ORDER BY 1",
+        """SELECT split, label, any_value(action) AS action, count(*) AS clips
+           FROM clip_labels WHERE dataset = $1 GROUP BY 1, 2 ORDER BY 1, 2""",
         p,
     )
     categories = _rows(
@@ -96,7 +98,7 @@ def _one(store, d: str) -> dict:
         "splits": splits,
         "instances_per_image": per_image,
         "joints": joints,
-        "size_classes": {k: sizes.get(k, 0) for k in (*SIZE_CLASSES, "unknown")},
+        "size_classes": sizes,
         "keypoints_outside_image": outside,
         "labels": labels,
         "categories": categories,
@@ -127,15 +129,11 @@ def render(stats: dict, console) -> None:
         table(
             "joints: labelled and visible rates",
             s["joints"],
-            ["category", "joint", "name", "labelled_rate", "visible_rate", "rows"],
+            ["split", "category", "joint", "name", "labelled_rate", "visible_rate", "rows"],
+            limit=60,
         )
-        sizes = s["size_classes"]
-        console.print("size classes: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
-        o = s["keypoints_outside_image"]
-        console.print(
-            f"labelled joints outside their image: {o['outside']:,} of {o['labelled']:,}"
-            + (f" ({o['without_size']:,} on images of unknown size)" if o["without_size"] else "")
-        )
+        table("size classes (COCO area ranges)", s["size_classes"])
+        table("labelled joints outside their image", s["keypoints_outside_image"])
         table("labels", s["labels"], limit=20)
         table("categories", s["categories"])
 
@@ -171,7 +169,7 @@ def html_report(stats: dict, store) -> str:
     for name, s in stats.items():
         parts.append(f"<h2>{html.escape(name)} <small>({html.escape(s['format'])})</small></h2>")
         parts.append(_html_table(s["splits"]))
-        joints = s["joints"]
+        joints = _over_splits(s["joints"])
         if joints:
             fig, ax = plt.subplots(figsize=(max(6, len(joints) * 0.28), 3.6))
             labels = [f"{j['category'] or ''}:{j['name'] or j['joint']}" for j in joints]
@@ -198,7 +196,7 @@ def html_report(stats: dict, store) -> str:
                 ax.set_title(f"{name}: where labelled joints are")
                 fig.colorbar(im, ax=ax, label="joints")
                 parts.append(_png(fig, plt))
-        per_image = s["instances_per_image"]
+        per_image = _sum_by(s["instances_per_image"], "instances", "images")
         if per_image:
             fig, ax = plt.subplots(figsize=(6, 3))
             ax.bar([r["instances"] for r in per_image], [r["images"] for r in per_image])
@@ -211,6 +209,28 @@ def html_report(stats: dict, store) -> str:
         if s["labels"]:
             parts.append("<h3>labels</h3>" + _html_table(s["labels"]))
     return "\n".join(parts)
+
+
+def _over_splits(joints: list[dict]) -> list[dict]:
+    """Per-joint rates over all splits (for the chart)."""
+    merged: dict = {}
+    for j in joints:
+        m = merged.setdefault(
+            (j["category"], j["joint"]), {**j, "rows": 0, "labelled": 0, "visible": 0}
+        )
+        for k in ("rows", "labelled", "visible"):
+            m[k] += j[k]
+    for m in merged.values():
+        m["labelled_rate"] = m["labelled"] / m["rows"] if m["rows"] else 0
+        m["visible_rate"] = m["visible"] / m["rows"] if m["rows"] else 0
+    return [merged[k] for k in sorted(merged, key=lambda k: (str(k[0]), k[1]))]
+
+
+def _sum_by(rows: list[dict], key: str, value: str) -> list[dict]:
+    total: dict = {}
+    for r in rows:
+        total[r[key]] = total.get(r[key], 0) + r[value]
+    return [{key: k, value: total[k]} for k in sorted(total)]
 
 
 def _heatmap(store, dataset: str):

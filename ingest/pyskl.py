@@ -528,6 +528,19 @@ def _kinetics(
         )
     clip = _KineticsClips(dataset, splits, image_ids, inst_base, frame_inds, box_scores, anns)
     first = dict(first)
+    if groups and not len(first["categories"]["keypoints"][0]):
+        # the joint layout is only in the kpfiles: look at the first skeleton of the first one
+        rel, idxs = next(iter(groups.items()))
+        _, _, sample = _read_kpfile(
+            (
+                str(_safe_kpfile(root, rel)),
+                rel,
+                [(idxs[0], anns[idxs[0]]["frame_dir"], len(frame_inds[idxs[0]]))],
+            )
+        )
+        joints = next(iter(sample.values()))[0].shape[1]
+        labels = first["images"]["label"].fill_null(-1).to_numpy()
+        first["categories"] = _categories(dataset, joints, labels, anns)
     first.update(clip.tables(without, {}))
     yield first
     if not groups:

@@ -304,3 +304,39 @@ def test_sql_across_formats(store, tmp_path):
         .mean(),
         rel=1e-5,
     )
+
+
+def test_clips_export_to_coco_with_a_still_per_frame(store, tmp_path):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    clips = synthetic.pyskl_clips(4, persons=(1, 2), frames=(5, 9))
+    clips[1]["keypoint_score"][:, 2] = 0  # a frame where nobody was scored
+    store.ingest(synthetic.pyskl_pickle(tmp_path / "c.pkl", clips), dataset="c")
+    (out,) = store.export("c", tmp_path / "c.json", format="coco")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(out))
+    assert len(coco.getImgIds()) == sum(c["total_frames"] for c in clips)
+    assert len(coco.getAnnIds()) == sum(
+        c["keypoint"].shape[0] * c["keypoint"].shape[1] for c in clips
+    )
+    by_name = {im["file_name"]: im["id"] for im in coco.loadImgs(coco.getImgIds())}
+    c = clips[1]
+    (ann, *_) = coco.loadAnns(coco.getAnnIds(imgIds=[by_name[f"{c['frame_dir']}/img_00004.jpg"]]))
+    kp = np.array(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
+    assert kp[:, 0] == pytest.approx(c["keypoint"][0, 3, :, 0].astype(np.float64), abs=1e-3)
+    assert (kp[:, 2] == 2).all()
+    (blank, *_) = coco.loadAnns(coco.getAnnIds(imgIds=[by_name[f"{c['frame_dir']}/img_00003.jpg"]]))
+    assert blank["num_keypoints"] == 0 and set(blank["keypoints"]) == {0}
+
+
+def test_kinetics_skeleton_gets_joint_names_from_its_kpfiles(store, tmp_path):
+    index = synthetic.kinetics_with_kpfiles(tmp_path / "k400", n_clips=4)
+    store.ingest(index, dataset="k")
+    names = store.sql("SELECT keypoints FROM categories WHERE kind = 'object'").fetchall()[0][0]
+    assert names[0] == "nose" and len(names) == 17
+    out = tmp_path / "yolo"
+    store.export("k", out, format="yolo-pose")
+    assert "flip_idx: [0, 2, 1, 4, 3" in (out / "data.yaml").read_text()

@@ -43,6 +43,10 @@ def write_dataset(
     if fmt not in WRITERS:
         raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
     meta = info["metadata"]
+    if meta.get("format") == "pyskl" and fmt in ("coco", "yolo-pose"):
+        from .stills import clips_as_stills
+
+        parts = {split: clips_as_stills(tables) for split, tables in parts.items()}
     if fmt == "coco":
         return _write_coco(parts, meta, out, progress)
     if fmt == "fashionai":

@@ -1,0 +1,133 @@
+"""Clips as still images, for writers of image formats (COCO, YOLO pose).
+
+Each frame of a clip becomes an image (``<frame_dir>/img_00001.jpg``, the name
+PYSKL's frame extraction gives frames), each person in it an instance, its joints
+that frame's joints. Joints with a zero score (PYSKL's padding) become unlabelled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posestore import schema
+
+_FRAME_BITS = 24
+
+
+def clips_as_stills(tables: schema.Tables) -> schema.Tables:
+    """The same data with one image per clip frame and one instance per person and frame."""
+    images, frames, kp, inst = (
+        tables["images"],
+        tables["frames"],
+        tables["keypoints"],
+        tables["instances"],
+    )
+    frames = frames.sort_by([("image_id", "ascending"), ("frame", "ascending")])
+    clip = frames["image_id"].to_numpy()
+    frame = frames["frame"].to_numpy().astype(np.int64)
+    key = (clip << _FRAME_BITS) | frame
+    n = len(frames)
+    clip_ids = images["image_id"].to_numpy()
+    clip_pos = np.searchsorted(clip_ids, clip, sorter=np.argsort(clip_ids))
+    order = np.argsort(clip_ids)
+    clip_pos = order[clip_pos]
+    names = pc.binary_join_element_wise(
+        images["file_name"].take(pa.array(clip_pos)),
+        pa.array([f"img_{t + 1:05d}.jpg" for t in frame.tolist()], pa.string()),
+        "/",
+    )
+    stills = schema.conform(
+        "images",
+        {
+            "dataset": frames["dataset"],
+            "split": frames["split"],
+            "image_id": np.arange(1, n + 1, dtype=np.int64),
+            "file_name": names,
+            "width": images["width"].take(pa.array(clip_pos)),
+            "height": images["height"].take(pa.array(clip_pos)),
+            "num_frames": np.ones(n, dtype=np.int32),
+        },
+    )
+    if not len(kp):
+        empty = {t: schema.empty(t) for t in ("instances", "keypoints")}
+        return {
+            **tables,
+            "images": stills,
+            **empty,
+            "frames": _frames_of(stills),
+            "categories": _objects(tables),
+        }
+    kp_key = (kp["image_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
+    kp_image = np.searchsorted(key, kp_key) + 1
+    pair = (kp["instance_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
+    pairs, kp_instance = np.unique(pair, return_inverse=True)
+    first = np.searchsorted(pair[np.argsort(pair, kind="stable")], pairs)
+    source_instance = pairs >> _FRAME_BITS
+    inst_ids = inst["instance_id"].to_numpy()
+    inst_order = np.argsort(inst_ids)
+    inst_pos = inst_order[np.searchsorted(inst_ids, source_instance, sorter=inst_order)]
+    joints_per = np.bincount(kp_instance, minlength=len(pairs)).astype(np.int32)
+    image_of_pair = np.zeros(len(pairs), dtype=np.int64)
+    image_of_pair[kp_instance] = kp_image
+    del first
+    score = kp["score"]
+    visibility = kp["visibility"]
+    if score.null_count < len(score):  # 2D: a zero score is PYSKL's padding, not a joint
+        visibility = pc.if_else(
+            pc.fill_null(pc.greater(score, 0), True), visibility, pa.scalar(0, pa.int8())
+        )
+    instances = schema.conform(
+        "instances",
+        {
+            "dataset": inst["dataset"].take(pa.array(inst_pos)),
+            "split": inst["split"].take(pa.array(inst_pos)),
+            "instance_id": np.arange(1, len(pairs) + 1, dtype=np.int64),
+            "image_id": image_of_pair,
+            "category_id": inst["category_id"].take(pa.array(inst_pos)),
+            "track": inst["track"].take(pa.array(inst_pos)),
+            "num_joints": joints_per,
+        },
+    )
+    keypoints = kp.set_column(kp.schema.get_field_index("image_id"), "image_id", pa.array(kp_image))
+    keypoints = keypoints.set_column(
+        keypoints.schema.get_field_index("instance_id"),
+        "instance_id",
+        pa.array(kp_instance + 1, pa.int64()),
+    )
+    keypoints = keypoints.set_column(
+        keypoints.schema.get_field_index("frame"),
+        "frame",
+        pa.array(np.zeros(len(kp), dtype=np.int32)),
+    )
+    keypoints = keypoints.set_column(
+        keypoints.schema.get_field_index("visibility"), "visibility", visibility
+    )
+    return {
+        **tables,
+        "images": stills,
+        "instances": instances,
+        "keypoints": keypoints,
+        "frames": _frames_of(stills),
+        "categories": _objects(tables),
+    }
+
+
+def _objects(tables: schema.Tables) -> pa.Table:
+    cats = tables["categories"]
+    return cats.filter(pc.equal(cats["kind"], "object"))
+
+
+def _frames_of(images: pa.Table) -> pa.Table:
+    n = len(images)
+    return schema.conform(
+        "frames",
+        {
+            "dataset": images["dataset"],
+            "split": images["split"],
+            "image_id": images["image_id"],
+            "frame": np.zeros(n, dtype=np.int32),
+            "num_instances": np.zeros(n, dtype=np.int32),
+        },
+    )

@@ -18,11 +18,11 @@ demo: install
 	$(PY) scripts/demo.py --out demo
 
 test: install
-	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts
+	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts notebooks
 	$(PY) -m pytest -n 2 -q
 
 lint: install
-	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts
+	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts notebooks
 	$(PY) -m ruff format --check posestore ingest queries tests benchmarks scripts
 
 bench: install

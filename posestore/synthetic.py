@@ -27,6 +27,16 @@ INFO = {
 LICENSES = [{"url": "https://creativecommons.org/licenses/by/4.0/", "id": 1, "name": "CC BY 4.0"}]
 
 
+BODY_TEMPLATE = np.array(
+    [
+        (0.50, 0.08), (0.54, 0.06), (0.46, 0.06), (0.58, 0.08), (0.42, 0.08),  # face
+        (0.66, 0.24), (0.34, 0.24), (0.74, 0.40), (0.26, 0.40), (0.78, 0.55), (0.22, 0.55),  # arms
+        (0.60, 0.56), (0.40, 0.56), (0.62, 0.76), (0.38, 0.76), (0.63, 0.95), (0.37, 0.95),  # legs
+    ]
+)  # fmt: skip
+"""Where COCO's 17 joints sit in a standing person's box (x, y in 0..1), facing the camera."""
+
+
 def person_category(category_id: int = 1) -> dict:
     return {
         "supercategory": "person",
@@ -81,8 +91,10 @@ def coco_keypoints(
     crowd = rng.random(n) < crowd_fraction
     labelled = (rng.random(n) >= unlabelled_fraction) & ~crowd
     vis = rng.choice([0, 1, 2], size=(n, 17), p=[0.25, 0.15, 0.6]) * labelled[:, None]
-    kx = bx[:, None] + rng.uniform(0, 1, (n, 17)) * bw[:, None]
-    ky = by[:, None] + rng.uniform(0, 1, (n, 17)) * bh[:, None]
+    u = np.clip(BODY_TEMPLATE[:, 0] + rng.normal(0, 0.04, (n, 17)), 0, 1)
+    v = np.clip(BODY_TEMPLATE[:, 1] + rng.normal(0, 0.03, (n, 17)), 0, 1)
+    kx = bx[:, None] + u * bw[:, None]
+    ky = by[:, None] + v * bh[:, None]
     if float_keypoints:
         kx, ky = np.round(kx, 2), np.round(ky, 2)
     else:
@@ -394,3 +406,31 @@ def kinetics_with_kpfiles(
         "annotations": clips,
     }
     return pyskl_pickle(root / "k400_index.pkl", index["annotations"], index["split"])
+
+
+def demo_sources(root: str | Path) -> dict[str, Path]:
+    """One small synthetic source of each format posestore reads, under ``root``
+    (what ``make demo`` and the notebooks ingest)."""
+    root = Path(root)
+    coco = root / "coco"
+    write_json(
+        coco_keypoints(400, seed=1),
+        coco / "annotations" / "person_keypoints_val2017.json",
+    )
+    write_json(
+        coco_keypoints(600, seed=2, first_image_id=100_000, first_annotation_id=1_000_000),
+        coco / "annotations" / "person_keypoints_train2017.json",
+    )
+    clips = pyskl_clips(60, n_labels=6)
+    names = [c["frame_dir"] for c in clips]
+    return {
+        "coco": coco,
+        "posesor": posesor_root(root / "PoseSOR", n_images=40),
+        "cvat": cvat_zip(root / "cvat_task.zip", n_images=25),
+        "partimagenet": write_json(partimagenet(30), root / "PartImageNet" / "train.json"),
+        "fashionai": fashionai_csv(root / "fashionai" / "train.csv", n_rows=200, images=True),
+        "ntu": pyskl_pickle(
+            root / "ntu60_2d.pkl", clips, {"xsub_train": names[:45], "xsub_val": names[45:]}
+        ),
+        "k400": kinetics_with_kpfiles(root / "k400", n_clips=20),
+    }

@@ -77,38 +77,6 @@ CROWDED = """
     GROUP BY image_id HAVING count(*) >= 3"""
 
 
-def make_sources(root: Path) -> dict[str, Path]:
-    """One small synthetic source of each format posestore reads."""
-    coco = root / "coco"
-    synthetic.write_json(
-        synthetic.coco_keypoints(400, seed=1),
-        coco / "annotations" / "person_keypoints_val2017.json",
-    )
-    synthetic.write_json(
-        synthetic.coco_keypoints(
-            600, seed=2, first_image_id=100_000, first_annotation_id=1_000_000
-        ),
-        coco / "annotations" / "person_keypoints_train2017.json",
-    )
-    clips = synthetic.pyskl_clips(60, n_labels=6)
-    names = [c["frame_dir"] for c in clips]
-    return {
-        "coco": coco,
-        "posesor": synthetic.posesor_root(root / "PoseSOR", n_images=40),
-        "cvat": synthetic.cvat_zip(root / "cvat_task.zip", n_images=25),
-        "partimagenet": synthetic.write_json(
-            synthetic.partimagenet(30), root / "PartImageNet" / "train.json"
-        ),
-        "fashionai": synthetic.fashionai_csv(
-            root / "fashionai" / "train.csv", n_rows=200, images=True
-        ),
-        "ntu": synthetic.pyskl_pickle(
-            root / "ntu60_2d.pkl", clips, {"xsub_train": names[:45], "xsub_val": names[45:]}
-        ),
-        "k400": synthetic.kinetics_with_kpfiles(root / "k400", n_clips=20),
-    }
-
-
 def show(title: str, table) -> None:
     t = Table(*table.column_names, title=title, title_justify="left", title_style="bold")
     for row in table.to_pylist():
@@ -123,7 +91,7 @@ def main() -> None:
     shutil.rmtree(args.out, ignore_errors=True)
 
     console.rule("[bold]1. synthetic sources, one per format")
-    sources = make_sources(args.out / "sources")
+    sources = synthetic.demo_sources(args.out / "sources")
     for name, path in sources.items():
         console.print(f"  {name:13} {path}")
 

@@ -1,63 +1,39 @@
 """The ``posestore`` command: a thin layer over ``posestore.store``.
 
-Errors are one line on stderr and a non-zero exit; warnings are one line too.
-Heavy libraries are imported inside the commands, so ``--help`` answers at once.
+Built on argparse and importing nothing heavy up front: ``posestore sql`` needs only
+DuckDB (``posestore.connect``), so a cold query costs DuckDB's import and the query.
+Errors are one line on stderr and exit code 1; warnings are one line each.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import warnings
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
-from typing import Annotated
-
-import typer
-from rich.console import Console
 
 from posestore.errors import PoseStoreError
 
-app = typer.Typer(
-    name="posestore",
-    help=(
-        "A columnar analytics store for pose datasets.\n\n"
-        "Ingest COCO keypoints (and PoseSOR, CVAT, PartImageNet) into partitioned Parquet, "
-        "ask SQL across every dataset at once, and export any subset back to its native format."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+DESCRIPTION = (
+    "A columnar analytics store for pose datasets. Ingest COCO keypoints (and PoseSOR, CVAT, "
+    "PartImageNet), PYSKL skeleton pickles and FashionAI CSVs into partitioned Parquet, ask SQL "
+    "across every dataset at once, and export any subset back to its native format."
 )
-# piped output is not cut to 80 columns
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
-
-StoreOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        "-s",
-        envvar="POSESTORE_STORE",
-        help="The store folder [env POSESTORE_STORE; default ./posestore-data].",
-        show_default=False,
-    ),
-]
+STORE_HELP = "the store folder [env POSESTORE_STORE; default ./posestore-data]"
 
 
-_GLOBAL = {"store": None}
+def _line(kind: str, message: str) -> None:
+    """One line on stderr, whatever the terminal width."""
+    print(f"{kind}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
-@app.callback()
-def _options(store: StoreOption = None) -> None:
-    """Options before the command (``posestore --store DIR ls``) apply to every command."""
-    _GLOBAL["store"] = store
+def _console(stderr: bool = False):
+    from rich.console import Console
 
-
-class Images(str, Enum):
-    none = "none"
-    copy = "copy"
-    link = "link"
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 200)
 
 
 @contextmanager
@@ -73,29 +49,29 @@ def _handled():
         yield
     except PoseStoreError as e:
         _line("error", str(e))
-        raise typer.Exit(1) from None
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         _line("error", "interrupted; the store is unchanged")
-        raise typer.Exit(130) from None
+        raise SystemExit(130) from None
     finally:
         warnings.showwarning = old
 
 
-def _line(kind: str, message: str) -> None:
-    """One line on stderr, whatever the terminal width."""
-    print(f"{kind}: {' '.join(message.split())}", file=sys.stderr, flush=True)
+def _store_path(args) -> Path:
+    from posestore.layout import DEFAULT_STORE
+
+    return Path(args.store or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
 
 
-def _open(store: Path | None, create: bool = False):
+def _open(args, create: bool = False):
     import posestore
 
-    return posestore.open(store or _GLOBAL["store"], create=create)
+    return posestore.open(_store_path(args), create=create)
 
 
 @contextmanager
 def _progress():
-    """A transient progress line that ingest and export update: a bar over source bytes when
-    the work is measured, with what is being done now."""
+    """A transient progress line: a bar over source bytes when the work is measured."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -104,7 +80,7 @@ def _progress():
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        console=err,
+        console=_console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task("starting", total=None)
@@ -118,238 +94,177 @@ def _progress():
         yield update
 
 
-@app.command()
-def ingest(
-    source: Annotated[
-        Path, typer.Argument(help="A file, a .zip, or a dataset's root folder as downloaded.")
-    ],
-    format: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="coco (found from the source when omitted)."),
-    ] = None,  # noqa: A002
-    dataset: Annotated[
-        str | None,
-        typer.Option("--dataset", "-d", help="Dataset name [default: from the source's name]."),
-    ] = None,
-    split: Annotated[
-        str | None, typer.Option(help="Split name for a single file [default: from the file name].")
-    ] = None,
-    store: StoreOption = None,
-) -> None:
-    """Ingest a source into the store; a dataset of the same name is replaced atomically."""
-    with _handled():
-        st = _open(store, create=True)
-        with _progress() as progress:
-            done = st.ingest(source, format=format, dataset=dataset, split=split, progress=progress)
-        for d in done:
-            c = d.counts
-            out.print(
-                f"[green]ingested[/] {d.dataset} ({d.format}): splits {', '.join(d.splits) or '-'}; "
-                f"{c.get('images', 0):,} images, {c.get('instances', 0):,} instances, "
-                f"{c.get('keypoints', 0):,} keypoints, {c.get('categories', 0):,} categories "
-                f"in {d.seconds:.2f} s",
-                highlight=False,
-            )
+# -- commands ---------------------------------------------------------------------
 
 
-@app.command("ls")
-def ls(store: StoreOption = None) -> None:
-    """List the datasets in the store."""
-    from rich.table import Table
-
-    with _handled():
-        st = _open(store)
-        rows = st.datasets().sort_by("dataset").to_pylist()
-        if not rows:
-            out.print(f"no datasets in {st.root}")
-            return
-        t = Table(
-            "dataset",
-            "format",
-            "images",
-            "instances",
-            "keypoints",
-            "categories",
-            "ingested",
-            "source",
+def cmd_ingest(args) -> int:
+    store = _open(args, create=True)
+    with _progress() as progress:
+        done = store.ingest(
+            args.source,
+            format=args.format,
+            dataset=args.dataset,
+            split=args.split,
+            progress=progress,
         )
-        for r in rows:
-            t.add_row(
-                r["dataset"],
-                r["format"],
-                f"{r['num_images']:,}",
-                f"{r['num_instances']:,}",
-                f"{r['num_keypoints']:,}",
-                f"{r['num_categories']:,}",
-                r["ingested_at"].strftime("%Y-%m-%d %H:%M"),
-                r["source"],
-            )
-        out.print(t)
+    for d in done:
+        c = d.counts
+        print(
+            f"ingested {d.dataset} ({d.format}): splits {', '.join(d.splits) or '-'}; "
+            f"{c.get('images', 0):,} images, {c.get('instances', 0):,} instances, "
+            f"{c.get('keypoints', 0):,} keypoints, {c.get('categories', 0):,} categories in {d.seconds:.2f} s"
+        )
+    return 0
 
 
-@app.command()
-def rm(
-    dataset: Annotated[str, typer.Argument(help="The dataset to remove.")],
-    store: StoreOption = None,
-) -> None:
-    """Remove a dataset from every table."""
-    with _handled():
-        _open(store).rm(dataset)
-        out.print(f"removed {dataset}")
-
-
-@app.command()
-def sql(
-    query: Annotated[
-        str,
-        typer.Argument(
-            help="SQL over the tables datasets, categories, images, instances, keypoints, frames."
-        ),
-    ],
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-    json: Annotated[bool, typer.Option("--json", help="Print a JSON array of rows.")] = False,
-    parquet: Annotated[
-        Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
-    ] = None,
-    limit: Annotated[
-        int, typer.Option(help="Rows shown in the terminal table (not for --csv/--json/--parquet).")
-    ] = 50,
-    store: StoreOption = None,
-) -> None:
-    """Run SQL (DuckDB dialect) over the store and print the result."""
-    with _handled():
-        from posestore.errors import SelectionError
-        from posestore.store import arrow_table
-
-        st = _open(store)
-        try:
-            result = arrow_table(st.sql(query))
-        except Exception as e:  # noqa: BLE001 - DuckDB's message is the useful part
-            if isinstance(e, PoseStoreError):
-                raise
-            raise SelectionError(str(e).splitlines()[0]) from None
-        if parquet:
-            import pyarrow.parquet as pq
-
-            pq.write_table(result, parquet, compression="zstd")
-            out.print(f"wrote {result.num_rows:,} rows to {parquet}")
-        elif csv:
-            import pyarrow.csv as pacsv
-
-            sink = sys.stdout.buffer
-            pacsv.write_csv(_plain(result), sink)
-            sink.flush()
-        elif json:
-            import orjson
-
-            sys.stdout.buffer.write(
-                orjson.dumps(result.to_pylist(), option=orjson.OPT_NAIVE_UTC) + b"\n"
-            )
-        else:
-            _print_table(result, limit)
-
-
-def _plain(table):
-    """Nested columns as JSON text, for CSV."""
-    import orjson
-    import pyarrow as pa
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_nested(col.type):
-            col = pa.array(
-                [None if v is None else orjson.dumps(v).decode() for v in col.to_pylist()],
-                pa.string(),
-            )
-        cols.append(col)
-    return pa.Table.from_arrays(cols, names=table.column_names)
-
-
-def _print_table(result, limit: int) -> None:
+def cmd_ls(args) -> int:
     from rich.table import Table
 
-    t = Table(*result.column_names)
-    for row in result.slice(0, limit).to_pylist():
-        t.add_row(*("" if v is None else str(v) for v in row.values()))
-    out.print(t)
-    more = result.num_rows - limit
-    out.print(
-        f"{result.num_rows:,} rows"
+    store = _open(args)
+    rows = store.datasets().sort_by("dataset").to_pylist()
+    if not rows:
+        print(f"no datasets in {store.root}")
+        return 0
+    t = Table(
+        "dataset", "format", "images", "instances", "keypoints", "categories", "ingested", "source"
+    )
+    for r in rows:
+        t.add_row(
+            r["dataset"], r["format"], f"{r['num_images']:,}", f"{r['num_instances']:,}",
+            f"{r['num_keypoints']:,}", f"{r['num_categories']:,}",
+            r["ingested_at"].strftime("%Y-%m-%d %H:%M"), r["source"],
+        )  # fmt: skip
+    _console().print(t)
+    return 0
+
+
+def cmd_rm(args) -> int:
+    _open(args).rm(args.dataset)
+    print(f"removed {args.dataset}")
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from posestore.errors import SelectionError, StoreError
+
+    root = _store_path(args)
+    if not root.is_dir():
+        raise StoreError(f"no store at {root}")
+    from posestore.connect import connect
+
+    con = connect(root)
+    if con is None:  # a table without files yet: the store gives it a typed empty view
+        con = _open(args).connection
+    try:
+        if args.parquet:
+            target = str(args.parquet).replace("'", "''")
+            con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+            n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
+            print(f"wrote {n:,} rows to {args.parquet}")
+            return 0
+        rel = con.sql(args.query)
+        if rel is None:  # a statement without a result (SET, CREATE …)
+            return 0
+        columns = rel.columns
+        rows = rel.fetchall()
+    except Exception as e:  # noqa: BLE001 - DuckDB's first line says what is wrong
+        raise SelectionError(str(e).splitlines()[0]) from None
+    if args.csv:
+        _print_csv(columns, rows)
+    elif args.json:
+        import orjson
+
+        data = [dict(zip(columns, r)) for r in rows]
+        sys.stdout.buffer.write(
+            orjson.dumps(data, option=orjson.OPT_NAIVE_UTC, default=str) + b"\n"
+        )
+        sys.stdout.flush()
+    else:
+        _print_table(columns, rows, args.limit)
+    return 0
+
+
+def _print_csv(columns: list[str], rows: list[tuple]) -> None:
+    import csv
+
+    import orjson
+
+    def cell(v):
+        if isinstance(v, (list, dict, tuple)):
+            return orjson.dumps(v, default=str).decode()
+        return "" if v is None else v
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([cell(v) for v in r] for r in rows)
+    sys.stdout.flush()
+
+
+def _print_table(columns: list[str], rows: list[tuple], limit: int) -> None:
+    from rich.table import Table
+
+    t = Table(*columns)
+    for r in rows[:limit]:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console = _console()
+    console.print(t)
+    more = len(rows) - limit
+    console.print(
+        f"{len(rows):,} rows"
         + (f" ({more:,} not shown; --limit, --csv or --parquet)" if more > 0 else "")
     )
 
 
-@app.command()
-def stats(
-    dataset: Annotated[str | None, typer.Argument(help="One dataset [default: all].")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Also write an HTML report with plots to this file."),
-    ] = None,
-    store: StoreOption = None,
-) -> None:
-    """Counts per split, instances per image, per-joint visibility, size classes, joints outside
-    their image, labels and categories."""
-    with _handled():
-        st = _open(store)
-        result = st.stats(dataset)
-        if html:
-            from posestore.queries.stats import html_report
+def cmd_stats(args) -> int:
+    store = _open(args)
+    result = store.stats(args.dataset)
+    if args.html:
+        from posestore.queries.stats import html_report
 
-            html.write_text(html_report(result, st), encoding="utf-8")
-        if json:
-            import orjson
+        Path(args.html).write_text(html_report(result, store), encoding="utf-8")
+    if args.json:
+        import orjson
 
-            sys.stdout.buffer.write(
-                orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
-            )
-        else:
-            from posestore.queries.stats import render
+        sys.stdout.buffer.write(
+            orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+        )
+        sys.stdout.flush()
+    else:
+        from posestore.queries.stats import render
 
-            render(result, out)
-        if html:
-            err.print(f"wrote {html}", highlight=False)
+        render(result, _console())
+    if args.html:
+        _line("wrote", str(args.html))
+    return 0
 
 
-@app.command()
-def validate(
-    target: Annotated[
-        str, typer.Argument(help="A source file or folder, or a dataset of the store.")
-    ],
-    format: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="The source's format, if it cannot be told."),
-    ] = None,  # noqa: A002
-    json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
-    store: StoreOption = None,
-) -> None:
-    """Report what is wrong (errors) or suspicious (warnings) in a source or a dataset: a count
-    per kind and the first examples. Exit code 1 when there are errors."""
-    with _handled():
-        path = Path(target)
-        if path.exists():
-            from posestore.store import validate_source
+def cmd_validate(args) -> int:
+    path = Path(args.target)
+    if path.exists():
+        from posestore.store import validate_source
 
-            report = validate_source(path, format)
-        else:
-            report = _open(store).validate(target)
-        if json:
-            import orjson
+        report = validate_source(path, args.format)
+    else:
+        report = _open(args).validate(args.target)
+    if args.json:
+        import orjson
 
-            sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-        else:
-            _print_findings(report)
-    if report["errors"]:
-        raise typer.Exit(1)
+        sys.stdout.buffer.write(
+            orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str) + b"\n"
+        )
+        sys.stdout.flush()
+    else:
+        _print_findings(report)
+    return 1 if report["errors"] else 0
 
 
 def _print_findings(report: dict) -> None:
     from rich.table import Table
 
+    console = _console()
     for dataset, findings in report["datasets"].items():
         if not findings:
-            out.print(f"[green]{dataset}: nothing wrong found[/]")
+            console.print(f"[green]{dataset}: nothing wrong found[/]")
             continue
         t = Table(
             "severity",
@@ -368,69 +283,141 @@ def _print_findings(report: dict) -> None:
             t.add_row(
                 f"[{colour}]{f['severity']}[/]", f["check"], f"{f['count']:,}", f["what"], examples
             )
-        out.print(t)
-    out.print(f"{report['errors']:,} errors, {report['warnings']:,} warnings in {report['target']}")
+        console.print(t)
+    console.print(
+        f"{report['errors']:,} errors, {report['warnings']:,} warnings in {report['target']}"
+    )
 
 
-@app.command()
-def export(
-    dataset: Annotated[str, typer.Argument(help="The dataset to export.")],
-    out_path: Annotated[
-        Path,
-        typer.Argument(
-            metavar="OUT",
-            help="A file (one split to one file: out.json, out.zip) or a folder laid out as the source was.",
-        ),
-    ],
-    split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
-    format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="coco, pyskl, fashionai or yolo-pose [default: the dataset's own format].",
-        ),
-    ] = None,  # noqa: A002
-    where: Annotated[
-        str | None, typer.Option(help='SQL predicate over images, e.g. "width > 600".')
-    ] = None,
-    query: Annotated[
-        str | None, typer.Option(help="SQL returning the image_id column of the images to keep.")
-    ] = None,
-    images: Annotated[
-        Images, typer.Option(help="Copy or symlink the selected images into OUT.")
-    ] = Images.none,
-    image_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--image-root",
-            help="The folder the images' file_name values are relative to [default: found at ingest].",
-        ),
-    ] = None,
-    store: StoreOption = None,
-) -> None:
-    """Write a dataset, a split or a selection of images back to files."""
-    with _handled():
-        st = _open(store)
-        with _progress() as progress:
-            written = st.export(
-                dataset,
-                out_path,
-                split=split,
-                format=format,
-                where=where,
-                query=query,
-                images=images.value,
-                image_root=image_root,
-                progress=progress,
-            )
-        for p in written:
-            out.print(f"[green]wrote[/] {p}", highlight=False)
+def cmd_export(args) -> int:
+    store = _open(args)
+    with _progress() as progress:
+        written = store.export(
+            args.dataset, args.out, split=args.split, format=args.format, where=args.where, query=args.query,
+            images=args.images, image_root=args.image_root, progress=progress,
+        )  # fmt: skip
+    for p in written:
+        print(f"wrote {p}")
+    return 0
 
 
-def main() -> None:
-    app()
+# -- the parser ---------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="posestore", description=DESCRIPTION)
+    ap.add_argument("--store", "-s", type=Path, default=None, help=STORE_HELP)
+    from posestore import __version__
+
+    ap.add_argument("--version", action="version", version=f"posestore {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func, help: str, description: str | None = None):  # noqa: A002
+        p = sub.add_parser(name, help=help, description=description or help)
+        p.add_argument("--store", "-s", type=Path, default=argparse.SUPPRESS, help=STORE_HELP)
+        p.set_defaults(func=func)
+        return p
+
+    p = command(
+        "ingest", cmd_ingest, "ingest a source; a dataset of the same name is replaced atomically"
+    )
+    p.add_argument(
+        "source", type=Path, help="a file, a .zip, or a dataset's root folder as downloaded"
+    )
+    p.add_argument(
+        "--format", "-f", help="coco, pyskl or fashionai (found from the source when omitted)"
+    )
+    p.add_argument("--dataset", "-d", help="dataset name [default: from the source's name]")
+    p.add_argument("--split", help="split name for a single file [default: from the file name]")
+
+    command("ls", cmd_ls, "list the datasets in the store")
+
+    p = command("rm", cmd_rm, "remove a dataset from every table")
+    p.add_argument("dataset")
+
+    p = command(
+        "sql", cmd_sql, "run SQL (DuckDB) over the store and print the result",
+        "Run SQL over the tables datasets, categories, images, instances, keypoints, frames and the "
+        "views keypoints_named, instance_joints, instance_sizes, posesor_ranks, clip_labels.",
+    )  # fmt: skip
+    p.add_argument("query", help='e.g. "SELECT dataset, count(*) FROM instances GROUP BY 1"')
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="print CSV")
+    out.add_argument("--json", action="store_true", help="print a JSON array of rows")
+    out.add_argument(
+        "--parquet", type=Path, metavar="FILE", help="write the result to a Parquet file"
+    )
+    p.add_argument("--limit", type=int, default=50, help="rows shown in the terminal table [50]")
+
+    p = command(
+        "stats", cmd_stats, "statistics per dataset and split",
+        "Counts per split, instances per image, per-joint labelled and visible rates, COCO size "
+        "classes, joints outside their image, labels and categories.",
+    )  # fmt: skip
+    p.add_argument("dataset", nargs="?", help="one dataset [default: all]")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report with plots")
+
+    p = command(
+        "validate", cmd_validate, "report what is wrong or suspicious in a source or a dataset",
+        "Report errors (data that contradicts itself) and warnings (suspicious data) in a source "
+        "file or folder, or a dataset of the store: a count per kind and the first examples. "
+        "Exit code 1 when there are errors.",
+    )  # fmt: skip
+    p.add_argument("target", help="a source file or folder, or a dataset of the store")
+    p.add_argument("--format", "-f", help="the source's format, if it cannot be told")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    p = command(
+        "export", cmd_export, "write a dataset, a split or a selection of images back to files",
+        "Write the selected images (all, --split, --where over images, or --query returning "
+        "image_id) with their instances, keypoints and categories, in the dataset's own format or "
+        "--format. OUT is a file for one split in a one-file format (out.json, out.csv, out.pkl, "
+        "out.zip), else a folder laid out as the source was.",
+    )  # fmt: skip
+    p.add_argument("dataset")
+    p.add_argument("out", type=Path, metavar="OUT")
+    p.add_argument("--split", help="only this split")
+    p.add_argument(
+        "--format", "-f", help="coco, pyskl, fashionai or yolo-pose [default: the dataset's own]"
+    )
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--where", help='SQL predicate over images, e.g. "width > 600"')
+    sel.add_argument("--query", help="SQL returning the image_id column of the images to keep")
+    p.add_argument(
+        "--images",
+        choices=("none", "copy", "link"),
+        default="none",
+        help="copy or symlink the selected images into OUT",
+    )
+    p.add_argument(
+        "--image-root",
+        type=Path,
+        help="the folder the images' file_name values are relative to [default: found at ingest]",
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    ap = parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error argparse has printed
+        return int(e.code or 0)
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 0
+    try:
+        with _handled():
+            return args.func(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+
+def run() -> None:
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -134,11 +134,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 """Every table of a store, by name."""
 
-CATALOGS = ("datasets", "categories")
-"""Tables partitioned by dataset only."""
-
-SPLIT_TABLES = ("images", "instances", "keypoints", "frames")
-"""Tables partitioned by dataset and split."""
+from posestore.layout import CATALOGS, SPLIT_TABLES  # noqa: E402,F401 - declared with the layout
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """Dataset and split names: plain identifiers, never paths."""

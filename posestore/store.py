@@ -33,13 +33,16 @@ import pyarrow.parquet as pq
 
 from posestore import schema
 from posestore.errors import SelectionError, SourceError, StoreError
-
-META_DIR = ".posestore"
-LOCK_FILE = "lock"
-TXN_DIR = "txn"
-JOURNAL = "JOURNAL.json"
-PART_FILE = "part-00000.parquet"
-DEFAULT_STORE = "posestore-data"
+from posestore.layout import (  # noqa: F401 - part of this module's surface
+    DEFAULT_STORE,
+    JOURNAL,
+    LOCK_FILE,
+    META_DIR,
+    PART_FILE,
+    TXN_DIR,
+    has_files,
+    table_glob,
+)
 
 Progress = Callable[[str, int, int], None]
 """``progress(message, done, total)``: called as ingest and export advance."""
@@ -331,25 +334,17 @@ class Store:
     def _refresh(self) -> None:
         if self._con is None:
             return
-        for table in schema.SCHEMAS:
-            pattern = self.table_glob(table)
-            if any((self.root / table).glob("dataset=*/**/*.parquet")):
-                self._con.execute(
-                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-                    f"'{_sql_str(pattern)}', hive_partitioning = false, union_by_name = true)"
-                )
-            else:
-                empty = schema.empty(table)
-                self._con.register(f"_empty_{table}", empty)
-                self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
-        from posestore.queries import VIEWS_SQL
+        from posestore.connect import create_views
 
-        self._con.execute(VIEWS_SQL)
+        def empty_table(con, table: str) -> None:
+            con.register(f"_empty_{table}", schema.empty(table))
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
+
+        create_views(self._con, self.root, empty_table)
 
     def table_glob(self, table: str) -> str:
         """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
-        depth = "*" if table in schema.CATALOGS else "*/*"
-        return str(self.root / table / depth / "*.parquet")
+        return table_glob(self.root, table)
 
     def sql(self, query: str, params: list | None = None):
         """Run SQL over the store's tables; returns a DuckDB relation (``.pl()``, ``.arrow()``)."""
@@ -361,7 +356,7 @@ class Store:
 
         if table not in schema.SCHEMAS:
             raise StoreError(f"no table {table!r}; tables: {', '.join(schema.SCHEMAS)}")
-        if not any((self.root / table).glob("dataset=*/**/*.parquet")):
+        if not has_files(self.root, table):
             return pl.from_arrow(schema.empty(table)).lazy()
         return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
 

@@ -57,10 +57,13 @@ def coco_keypoints(
     first_image_id: int = 1,
     first_annotation_id: int = 1,
     file_prefix: str = "",
+    polygon_points: int = 4,
 ) -> dict:
     """A COCO person-keypoints document with ``n_images`` images.
 
-    Numbers are generated in bulk with NumPy; the dicts are assembled per record.
+    ``polygon_points`` > 4 gives each person an outline of that many vertices in its box
+    (real COCO outlines have dozens, which is most of a file's size). Numbers are
+    generated in bulk with NumPy; the dicts are assembled per record.
     """
     rng = np.random.default_rng(seed)
     widths = rng.choice([640, 480, 500, 427, 612], size=n_images)
@@ -107,6 +110,13 @@ def coco_keypoints(
     kps_lists = kps.tolist()
     num_kp = (vis > 0).sum(axis=1).tolist()
     area = np.round(bw * bh * rng.uniform(0.4, 0.9, n), 4)
+    outlines = None
+    if polygon_points > 4:
+        angle = np.linspace(0, 2 * np.pi, polygon_points, endpoint=False)
+        radius = 0.5 + 0.45 * rng.random((n, polygon_points))
+        px = bx[:, None] + bw[:, None] * (0.5 + 0.5 * radius * np.cos(angle))
+        py = by[:, None] + bh[:, None] * (0.5 + 0.5 * radius * np.sin(angle))
+        outlines = np.round(np.stack([px, py], axis=2).reshape(n, -1), 2).tolist()
     annotations = []
     for i in range(n):
         x, y, ww, hh = float(bx[i]), float(by[i]), float(bw[i]), float(bh[i])
@@ -115,18 +125,10 @@ def coco_keypoints(
             counts = _rle_counts(rng, hgt * wid)
             seg: object = {"counts": counts, "size": [hgt, wid]}
         else:
-            seg = [
-                [
-                    round(x, 2),
-                    round(y, 2),
-                    round(x + ww, 2),
-                    round(y, 2),
-                    round(x + ww, 2),
-                    round(y + hh, 2),
-                    round(x, 2),
-                    round(y + hh, 2),
-                ]
-            ]
+            seg = [outlines[i]] if outlines is not None else [
+                [round(x, 2), round(y, 2), round(x + ww, 2), round(y, 2),
+                 round(x + ww, 2), round(y + hh, 2), round(x, 2), round(y + hh, 2)]
+            ]  # fmt: skip
         annotations.append(
             {
                 "segmentation": seg,

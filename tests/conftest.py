@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,31 @@ def real_params(sub: str, pattern: str):
     if files:
         return [pytest.param(f, id=f.name) for f in files]
     return [pytest.param(None, id=f"{sub}-missing")]
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``posestore ARGS…`` in-process: (exit_code, stdout, stderr)."""
+    from posestore.cli import main
+
+    def run(*args) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
 
 
 @pytest.fixture

@@ -9,78 +9,72 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from strict import differences
-from typer.testing import CliRunner
 
 from posestore import synthetic
-from posestore.cli import app
-
-runner = CliRunner()
 
 
 @pytest.fixture
-def cli_store(tmp_path, monkeypatch):
+def cli_store(tmp_path, monkeypatch, cli):
     monkeypatch.setenv("POSESTORE_STORE", str(tmp_path / "store"))
     src = synthetic.write_json(
         synthetic.coco_keypoints(30, seed=4), tmp_path / "person_keypoints_val2017.json"
     )
-    r = runner.invoke(app, ["ingest", str(src), "--dataset", "coco"])
+    r = cli("ingest", str(src), "--dataset", "coco")
     assert r.exit_code == 0, r.output
     return tmp_path, src
 
 
-def test_ingest_reports_what_it_wrote(cli_store):
+def test_ingest_reports_what_it_wrote(cli_store, cli):
     tmp, src = cli_store
     doc = json.loads(src.read_bytes())
-    r = runner.invoke(app, ["ingest", str(src), "--dataset", "again"])
+    r = cli("ingest", str(src), "--dataset", "again")
     assert r.exit_code == 0
     assert f"{len(doc['images'])} images, {len(doc['annotations'])} instances" in r.output
     assert "splits val2017" in r.output
 
 
-def test_ls_lists_datasets_and_rm_removes_them(cli_store):
-    r = runner.invoke(app, ["ls"])
+def test_ls_lists_datasets_and_rm_removes_them(cli_store, cli):
+    r = cli("ls")
     assert r.exit_code == 0 and "coco" in r.output
-    r = runner.invoke(app, ["rm", "coco"])
+    r = cli("rm", "coco")
     assert r.exit_code == 0
-    assert "no datasets" in runner.invoke(app, ["ls"]).output
-    r = runner.invoke(app, ["rm", "coco"])
+    assert "no datasets" in cli("ls").output
+    r = cli("rm", "coco")
     assert r.exit_code == 1
 
 
-def test_sql_prints_csv_json_and_parquet(cli_store):
+def test_sql_prints_csv_json_and_parquet(cli_store, cli):
     tmp, src = cli_store
     doc = json.loads(src.read_bytes())
     crowd = sum(a["iscrowd"] for a in doc["annotations"])
     q = "SELECT iscrowd, count(*) AS n FROM instances GROUP BY 1 ORDER BY 1"
-    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["sql", q, "--csv"]).stdout)))
+    rows = list(csv.DictReader(io.StringIO(cli("sql", q, "--csv").stdout)))
     assert {int(r["iscrowd"]): int(r["n"]) for r in rows} == {
         0: len(doc["annotations"]) - crowd,
         **({1: crowd} if crowd else {}),
     }
-    as_json = json.loads(runner.invoke(app, ["sql", q, "--json"]).stdout)
+    as_json = json.loads(cli("sql", q, "--json").stdout)
     assert as_json == [{"iscrowd": int(r["iscrowd"]), "n": int(r["n"])} for r in rows]
     out = tmp / "r.parquet"
-    assert runner.invoke(app, ["sql", q, "--parquet", str(out)]).exit_code == 0
+    assert cli("sql", q, "--parquet", str(out)).exit_code == 0
     assert pq.read_table(out).to_pylist() == as_json
-    table = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM images"])
+    table = cli("sql", "SELECT count(*) AS n FROM images")
     assert str(len(doc["images"])) in table.stdout
 
 
-def test_sql_error_is_one_line(cli_store):
-    r = runner.invoke(app, ["sql", "SELECT * FROM nowhere"])
+def test_sql_error_is_one_line(cli_store, cli):
+    r = cli("sql", "SELECT * FROM nowhere")
     assert r.exit_code == 1
     assert "nowhere" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_export_whole_dataset_and_a_selection(cli_store):
+def test_export_whole_dataset_and_a_selection(cli_store, cli):
     tmp, src = cli_store
     doc = json.loads(src.read_bytes())
-    r = runner.invoke(app, ["export", "coco", str(tmp / "all.json")])
+    r = cli("export", "coco", str(tmp / "all.json"))
     assert r.exit_code == 0, r.output
     assert differences(doc, json.loads((tmp / "all.json").read_bytes())) == []
-    r = runner.invoke(
-        app, ["export", "coco", str(tmp / "even.json"), "--where", "image_id % 2 = 0"]
-    )
+    r = cli("export", "coco", str(tmp / "even.json"), "--where", "image_id % 2 = 0")
     assert r.exit_code == 0, r.output
     even = json.loads((tmp / "even.json").read_bytes())
     expected = {
@@ -91,11 +85,11 @@ def test_export_whole_dataset_and_a_selection(cli_store):
     assert differences(expected, even) == []
 
 
-def test_export_with_a_query_selects_images_by_their_instances(cli_store):
+def test_export_with_a_query_selects_images_by_their_instances(cli_store, cli):
     tmp, src = cli_store
     doc = json.loads(src.read_bytes())
     q = "SELECT image_id FROM instances WHERE num_keypoints >= 10 GROUP BY 1 HAVING count(*) >= 2"
-    r = runner.invoke(app, ["export", "coco", str(tmp / "q.json"), "--query", q])
+    r = cli("export", "coco", str(tmp / "q.json"), "--query", q)
     assert r.exit_code == 0, r.output
     per_image: dict[int, int] = {}
     for a in doc["annotations"]:
@@ -107,8 +101,22 @@ def test_export_with_a_query_selects_images_by_their_instances(cli_store):
     assert len(got["annotations"]) == sum(a["image_id"] in keep for a in doc["annotations"])
 
 
-def test_help_explains_every_command():
-    r = runner.invoke(app, ["--help"])
+def test_help_explains_every_command(cli):
+    r = cli("--help")
     for command in ("ingest", "ls", "rm", "sql", "export"):
         assert command in r.output
-    assert "--where" in runner.invoke(app, ["export", "--help"]).output
+    assert "--where" in cli("export", "--help").output
+
+
+def test_store_option_goes_before_or_after_the_command(cli_store, cli, monkeypatch):
+    tmp, _ = cli_store
+    monkeypatch.delenv("POSESTORE_STORE")
+    before = cli("--store", tmp / "store", "sql", "SELECT count(*) AS n FROM images", "--csv")
+    after = cli("sql", "SELECT count(*) AS n FROM images", "--csv", "--store", tmp / "store")
+    assert before.exit_code == after.exit_code == 0 and before.stdout == after.stdout == "n\n30\n"
+
+
+def test_layout_names_every_table_of_the_schema():
+    from posestore import layout, schema
+
+    assert tuple(schema.SCHEMAS) == layout.TABLES

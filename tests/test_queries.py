@@ -9,14 +9,10 @@ from collections import Counter
 import pytest
 from conftest import CASES, real_dir
 from strict import differences
-from typer.testing import CliRunner
 
 from posestore import synthetic
-from posestore.cli import app
 from posestore.errors import StoreError
 from posestore.formats import COCO17_JOINTS
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -219,9 +215,9 @@ def test_a_file_name_that_escapes_out_never_writes_outside(store, tmp_path, name
 
 
 @pytest.mark.real
-def test_validate_reports_real_defects_and_exit_codes(tmp_path):
+def test_validate_reports_real_defects_and_exit_codes(tmp_path, cli):
     cvat = real_dir("cvat_coco") / "cvat_tracks_3skeletons_person_keypoints_Train.json"
-    r = runner.invoke(app, ["validate", str(cvat), "--json"])
+    r = cli("validate", str(cvat), "--json")
     assert r.exit_code == 1
     report = json.loads(r.stdout)
     (findings,) = report["datasets"].values()
@@ -229,12 +225,12 @@ def test_validate_reports_real_defects_and_exit_codes(tmp_path):
     assert by["skeleton_beyond_joints"]["severity"] == "error"
     assert by["skeleton_beyond_joints"]["examples"][0]["bone"] == [16, 13]
     hand = real_dir("coco_keypoints") / "handmade18kp_person_keypoints_val201701.json"
-    r = runner.invoke(app, ["validate", str(hand), "--json"])
+    r = cli("validate", str(hand), "--json")
     assert r.exit_code == 0
     (findings,) = json.loads(r.stdout)["datasets"].values()
     assert {f["check"]: f["count"] for f in findings}["num_keypoints_disagrees"] == 99
     bad = real_dir("coco_keypoints") / "handmade18kp_person_keypoints_val2017_imagekey.json"
-    r = runner.invoke(app, ["validate", str(bad)])
+    r = cli("validate", str(bad))
     assert r.exit_code == 1 and "unreadable" in r.stdout
 
 
@@ -248,17 +244,17 @@ def test_validate_a_dataset_of_the_store(store, tmp_path, monkeypatch):
     assert report["errors"] >= 1
 
 
-def test_stats_cli_prints_json_and_writes_html(store, tmp_path, monkeypatch):
+def test_stats_cli_prints_json_and_writes_html(store, tmp_path, monkeypatch, cli):
     monkeypatch.setenv("POSESTORE_STORE", str(store.root))
     store.ingest(
         synthetic.write_json(synthetic.coco_keypoints(40, seed=2), tmp_path / "c.json"), dataset="c"
     )
     html = tmp_path / "stats.html"
-    r = runner.invoke(app, ["stats", "c", "--json", "--html", str(html)])
+    r = cli("stats", "c", "--json", "--html", str(html))
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)["c"]
     assert s["splits"][0]["images"] == 40
     page = html.read_text()
     assert page.count("<img src='data:image/png;base64,") == 3
-    r = runner.invoke(app, ["stats"])
+    r = cli("stats")
     assert r.exit_code == 0 and "joints: labelled and visible rates" in r.stdout

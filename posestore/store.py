@@ -170,7 +170,15 @@ class Store:
         row["metadata"] = orjson.loads(row["metadata"] or "{}")
         return row
 
-    def _read(self, table: str, dataset: str | None = None, split: str | None = None) -> pa.Table:
+    def _read(
+        self,
+        table: str,
+        dataset: str | None = None,
+        split: str | None = None,
+        image_ids: pa.Array | None = None,
+    ) -> pa.Table:
+        """A table (or one dataset's, one split's) as Arrow, in stored order. With ``image_ids``
+        each part file is filtered as it is read, so memory follows the selection."""
         base = (
             self.root / table
             if dataset is None
@@ -179,7 +187,23 @@ class Store:
         files = sorted(base.rglob("*.parquet")) if base.exists() else []
         if not files:
             return schema.empty(table)
-        return schema.conform(table, pa.concat_tables(pq.read_table(f) for f in files))
+        if image_ids is None:
+            return pa.concat_tables(schema.conform(table, pq.read_table(f)) for f in files)
+        # a selection: DuckDB scans the parts in parallel and keeps only the selected rows,
+        # in stored order, so memory follows the selection, not the split
+        con = self.connection
+        con.register("_selected_images", pa.table({"image_id": image_ids.cast(pa.int64())}))
+        listing = ", ".join("'" + _sql_str(str(f)) + "'" for f in files)
+        try:
+            rows = arrow_table(
+                con.sql(
+                    f"SELECT * FROM read_parquet([{listing}]) "
+                    "WHERE image_id IN (SELECT image_id FROM _selected_images)"
+                )
+            )
+        finally:
+            con.unregister("_selected_images")
+        return schema.conform(table, rows)
 
     # -- ingest ---------------------------------------------------------------
 
@@ -420,10 +444,7 @@ class Store:
         """One split's tables (all of it, or the given images with everything that hangs off them)."""
         out: schema.Tables = {}
         for table in schema.SPLIT_TABLES:
-            tb = self._read(table, dataset, split)
-            if image_ids is not None:
-                tb = tb.filter(pc.is_in(tb["image_id"], image_ids))
-            out[table] = tb
+            out[table] = self._read(table, dataset, split, image_ids)
         out["categories"] = self._read("categories", dataset)
         return out
 

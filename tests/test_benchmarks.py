@@ -43,3 +43,18 @@ def test_pyskl_ingest_benchmark_runs(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "posestore / pickle" in r.stdout and "store on disk" in r.stdout
+
+
+def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--scale", "0.001", "--repeat", "1",
+         "--data", str(tmp_path / "data"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = out.read_text()
+    for task in ("1. COCO ingest", "2. selective query", "3. per-joint visibility", "4. 10% subset",
+                 "5. PYSKL ingest", "| COCO |", "| PYSKL |"):  # fmt: skip
+        assert task in text
+    assert "machine:" in text and "duckdb" in text

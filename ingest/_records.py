@@ -44,6 +44,12 @@ class Overrides:
         return out
 
 
+def first_true(mask: np.ndarray) -> int | None:
+    """Index of the first True in ``mask`` (the record an error names), or None."""
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
 def values(records: list[dict], key: str) -> list:
     """The values of one key across records, ``MISSING`` where absent."""
     return [r.get(key, MISSING) for r in records]
@@ -119,8 +125,7 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
     ints = type_mask(vals, int)
     strs = type_mask(vals, str)
     bad = ~(ints | strs)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    if (i := first_true(bad)) is not None:
         got = "missing" if vals[i] is MISSING else f"{type(vals[i]).__name__} {vals[i]!r}"
         raise SourceError(
             file, f"{where}[{i}].{key}", f"expected an integer or string id, got {got}"
@@ -171,8 +176,7 @@ def resolve_refs(
     if ints.any():
         out[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)
     bad = ~(ints | strs)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    if (i := first_true(bad)) is not None:
         raise SourceError(file, f"{where}[{i}].{key}", f"expected an id, got {vals[i]!r}")
     overrides.add(key, vals, strs)
     return out

@@ -29,6 +29,7 @@ from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 from ._records import (
     MISSING,
     Overrides,
+    first_true,
     ids_column,
     int_column,
     key_order,
@@ -267,8 +268,7 @@ def _section(doc: dict, key: str, file: str) -> list:
     if not isinstance(value, list):
         raise SourceError(file, key, f"expected a list, got {type(value).__name__}")
     bad = ~type_mask(value, dict)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    if (i := first_true(bad)) is not None:
         raise SourceError(file, f"{key}[{i}]", f"expected an object, got {type(value[i]).__name__}")
     return value
 
@@ -378,8 +378,7 @@ def _check_unique(ids: np.ndarray, file: str, where: str) -> None:
         return
     order = np.argsort(ids, kind="stable")
     same = ids[order][1:] == ids[order][:-1]
-    if same.any():
-        k = int(np.flatnonzero(same)[0])
+    if (k := first_true(same)) is not None:
         i, j = sorted((int(order[k]), int(order[k + 1])))
         raise SourceError(file, f"{where}[{j}].id", f"duplicate id {ids[j]} (also {where}[{i}])")
 
@@ -508,13 +507,11 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     _check_unique(ids, file, "annotations")
 
     image_ref = values(anns, "image_id")
-    if not present_mask(image_ref).all():
-        i = int(np.flatnonzero(~present_mask(image_ref))[0])
+    if (i := first_true(~present_mask(image_ref))) is not None:
         raise SourceError(file, f"annotations[{i}]", "has no image_id")
     img = resolve_refs(image_ref, image_lookup, file, "annotations", "image_id", over)
     known = np.isin(img, image_ids)
-    if not known.all():
-        i = int(np.flatnonzero(~known)[0])
+    if (i := first_true(~known)) is not None:
         raise SourceError(
             file,
             f"annotations[{i}].image_id",
@@ -632,8 +629,7 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
     vals = values(anns, "keypoints")
     is_list = type_mask(vals, list)
     present = present_mask(vals)
-    if (present & ~is_list).any():
-        i = int(np.flatnonzero(present & ~is_list)[0])
+    if (i := first_true(present & ~is_list)) is not None:
         raise SourceError(
             file, f"annotations[{i}].keypoints", f"expected a list, got {type(vals[i]).__name__}"
         )

@@ -38,7 +38,7 @@ from posestore.formats import (
 )
 from posestore.imagesize import image_size
 
-from ._records import still_keypoints
+from ._records import first_true, still_keypoints
 
 _CELL = r"^-?\d+(?:\.\d+)?_-?\d+(?:\.\d+)?_-?\d+$"
 _CANONICAL_CELL = r"^(?:0|-?[1-9]\d{0,6})_(?:0|-?[1-9]\d{0,6})_(?:-1|0|1)$"
@@ -154,8 +154,7 @@ def read_fashionai_csv(
     category_col = pa.array(columns[1], pa.string())
     cat_index = pc.index_in(category_col, pa.array(CATEGORY_NAMES)).to_numpy(zero_copy_only=False)
     unknown = np.isnan(cat_index.astype(np.float64))
-    if unknown.any():
-        i = int(np.flatnonzero(unknown)[0])
+    if (i := first_true(unknown)) is not None:
         raise SourceError(
             file,
             f"line {first_line + i}, column image_category",
@@ -278,8 +277,7 @@ def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
 def _cells(cells: pa.Array, file: str, joint: str, first_line: int) -> np.ndarray:
     """(n, 3) float64 x, y, v of one joint column, each cell checked in bulk."""
     ok = pc.match_substring_regex(cells, _CELL).to_numpy(zero_copy_only=False)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
+    if (i := first_true(~ok)) is not None:
         raise SourceError(
             file,
             f"line {first_line + i}, column {joint}",
@@ -287,8 +285,7 @@ def _cells(cells: pa.Array, file: str, joint: str, first_line: int) -> np.ndarra
         )
     parts = pc.split_pattern(cells, "_").flatten().cast(pa.float64()).to_numpy().reshape(-1, 3)
     bad_v = ~np.isin(parts[:, 2], (-1, 0, 1))
-    if bad_v.any():
-        i = int(np.flatnonzero(bad_v)[0])
+    if (i := first_true(bad_v)) is not None:
         raise SourceError(
             file,
             f"line {first_line + i}, column {joint}",

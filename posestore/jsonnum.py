@@ -71,11 +71,6 @@ class NumberColumn:
     not_a_number: np.ndarray  # bool per value: true, false or null in a numeric list
     arrow: pa.Array  # the column as Arrow lists of float64 (nesting kept)
 
-    def slot(self, period: int) -> np.ndarray:
-        """Position of each value within its record, modulo ``period``."""
-        record = np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
-        return (np.arange(len(self.values)) - self.offsets[record]) % period
-
 
 def scan_lists(records: list, depth: int = 1) -> NumberColumn:
     """Flatten a column of numeric lists (``depth`` 1: ``[1, 2.5]``; 2: ``[[1, 2], [3]]``).

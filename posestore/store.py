@@ -140,7 +140,7 @@ class Store:
         _fsync(tmp)
         with self._locked():
             os.replace(tmp, journal)
-            _fsync_dir(txn)
+            _fsync(txn)  # the journal's rename reaches the disk
             self._apply(txn, {"datasets": datasets})
         shutil.rmtree(txn, ignore_errors=True)
         self._refresh()
@@ -719,10 +719,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync(path)
 
 
 def _rename(src: Path, dst: Path) -> None:

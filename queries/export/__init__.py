@@ -251,15 +251,13 @@ def _write_fashionai(
 
 
 def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress) -> list[Path]:
-    from .coco import coco_document
+    from .coco import coco_document, write_coco
 
     native = meta.get("format") == "coco"
     split_meta = meta.get("splits", {}) if native else {}
     if _single_file(parts, out, ".json"):
         ((split, tables),) = parts.items()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(orjson.dumps(coco_document(tables, split_meta.get(split))))
-        return [out]
+        return [write_coco(tables, out, split_meta.get(split))]
     documents = {}
     for split, tables in parts.items():
         if progress:

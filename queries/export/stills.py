@@ -30,9 +30,8 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     key = (clip << _FRAME_BITS) | frame
     n = len(frames)
     clip_ids = images["image_id"].to_numpy()
-    clip_pos = np.searchsorted(clip_ids, clip, sorter=np.argsort(clip_ids))
     order = np.argsort(clip_ids)
-    clip_pos = order[clip_pos]
+    clip_pos = order[np.searchsorted(clip_ids, clip, sorter=order)]
     names = pc.binary_join_element_wise(
         images["file_name"].take(pa.array(clip_pos)),
         pa.array([f"img_{t + 1:05d}.jpg" for t in frame.tolist()], pa.string()),
@@ -63,7 +62,6 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     kp_image = np.searchsorted(key, kp_key) + 1
     pair = (kp["instance_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
     pairs, kp_instance = np.unique(pair, return_inverse=True)
-    first = np.searchsorted(pair[np.argsort(pair, kind="stable")], pairs)
     source_instance = pairs >> _FRAME_BITS
     inst_ids = inst["instance_id"].to_numpy()
     inst_order = np.argsort(inst_ids)
@@ -71,7 +69,6 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     joints_per = np.bincount(kp_instance, minlength=len(pairs)).astype(np.int32)
     image_of_pair = np.zeros(len(pairs), dtype=np.int64)
     image_of_pair[kp_instance] = kp_image
-    del first
     score = kp["score"]
     visibility = kp["visibility"]
     if score.null_count < len(score):  # 2D: a zero score is PYSKL's padding, not a joint

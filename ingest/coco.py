@@ -714,8 +714,7 @@ def _frames(
     n = len(image_ids)
     counts = np.zeros(n, dtype=np.int32)
     if labelled.any():
-        order = np.argsort(image_ids)
-        pos = order[np.searchsorted(image_ids, instance_images[labelled], sorter=order)]
+        pos = schema.positions(image_ids, instance_images[labelled])
         counts = np.bincount(pos, minlength=n).astype(np.int32)
     return schema.conform(
         "frames",

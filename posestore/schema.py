@@ -154,6 +154,18 @@ def coded(codes: np.ndarray, values: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(values, pa.string()))
 
 
+def positions(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Row of each of ``values`` in ``keys`` (unique ids in any order, e.g. ``image_id``).
+
+    A value that is not among the keys gets some valid row; callers that allow that
+    compare ``keys[rows]`` with the values.
+    """
+    if not len(keys):
+        return np.zeros(len(values), dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    return order[np.searchsorted(keys, values, sorter=order).clip(0, len(keys) - 1)]
+
+
 def empty(table: str) -> pa.Table:
     """An empty table of the named schema."""
     return SCHEMAS[table].empty_table()

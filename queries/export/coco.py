@@ -85,14 +85,8 @@ def _as_coco(tables: schema.Tables) -> schema.Tables:
             kp.schema.get_field_index(axis), axis, pc.if_else(pa.array(labelled), kp[axis], zero)
         )
 
-    ids = inst["instance_id"].to_numpy()
-    order = np.argsort(ids)
     n = len(inst)
-    pos = (
-        order[np.searchsorted(ids, kp["instance_id"].to_numpy()[labelled], sorter=order)]
-        if n
-        else []
-    )
+    pos = schema.positions(inst["instance_id"].to_numpy(), kp["instance_id"].to_numpy()[labelled])
     x = kp["x"].to_numpy(zero_copy_only=False)[labelled].astype(np.float64)
     y = kp["y"].to_numpy(zero_copy_only=False)[labelled].astype(np.float64)
     lo_x, lo_y = np.full(n, np.inf), np.full(n, np.inf)
@@ -110,7 +104,7 @@ def _as_coco(tables: schema.Tables) -> schema.Tables:
     area = pc.multiply(inst["bbox_w"], inst["bbox_h"])
     inst = _fill(inst, "area", area)
     inst = _fill(inst, "iscrowd", pa.array(np.zeros(n, dtype=np.int8)))
-    counts = np.bincount(np.asarray(pos, dtype=np.int64), minlength=n).astype(np.int32)
+    counts = np.bincount(pos, minlength=n).astype(np.int32)
     inst = _fill(inst, "num_keypoints", pa.array(counts))
     no_attributes = pa.nulls(n, pa.string())
     inst = inst.set_column(inst.schema.get_field_index("attributes"), "attributes", no_attributes)
@@ -246,8 +240,7 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     coord_style, vis_style = styles or (jsonnum.CANONICAL, jsonnum.CANONICAL)
     ids = inst["instance_id"].to_numpy()
     kp_ids = keypoints["instance_id"].to_numpy()
-    sorter = np.argsort(ids, kind="stable")
-    pos = sorter[np.searchsorted(ids, kp_ids, sorter=sorter)] if len(kp_ids) else kp_ids
+    pos = schema.positions(ids, kp_ids)
     if len(kp_ids):
         frame = keypoints["frame"].to_numpy()
         keep = (ids[pos] == kp_ids) & (frame == 0)

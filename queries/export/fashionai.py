@@ -95,16 +95,14 @@ def _joint_cells(
     inst_ids = instances["instance_id"].to_numpy()
     inst_cat = instances["category_id"].to_numpy()
     kp_inst = keypoints["instance_id"].to_numpy()
-    order = np.argsort(inst_ids)
-    cat = inst_cat[order[np.searchsorted(inst_ids, kp_inst, sorter=order)]]
+    cat = inst_cat[schema.positions(inst_ids, kp_inst)]
     joint = keypoints["joint"].to_numpy().astype(np.int64)
     lookup = np.full((int(cat.max()) + 1, int(joint.max()) + 1), -1, dtype=np.int64)
     for (cid, j), col in column_of.items():
         if cid < lookup.shape[0] and j < lookup.shape[1]:
             lookup[cid, j] = col
     col = lookup[cat, joint]
-    row_order = np.argsort(image_ids)
-    row = row_order[np.searchsorted(image_ids, keypoints["image_id"].to_numpy(), sorter=row_order)]
+    row = schema.positions(image_ids, keypoints["image_id"].to_numpy())
     text = _cell_text(keypoints)
     keep = col >= 0
     cells[row[keep], col[keep]] = np.asarray(text, dtype=object)[keep]

@@ -30,8 +30,7 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     key = (clip << _FRAME_BITS) | frame
     n = len(frames)
     clip_ids = images["image_id"].to_numpy()
-    order = np.argsort(clip_ids)
-    clip_pos = order[np.searchsorted(clip_ids, clip, sorter=order)]
+    clip_pos = schema.positions(clip_ids, clip)
     names = pc.binary_join_element_wise(
         images["file_name"].take(pa.array(clip_pos)),
         pa.array([f"img_{t + 1:05d}.jpg" for t in frame.tolist()], pa.string()),
@@ -64,8 +63,7 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     pairs, kp_instance = np.unique(pair, return_inverse=True)
     source_instance = pairs >> _FRAME_BITS
     inst_ids = inst["instance_id"].to_numpy()
-    inst_order = np.argsort(inst_ids)
-    inst_pos = inst_order[np.searchsorted(inst_ids, source_instance, sorter=inst_order)]
+    inst_pos = schema.positions(inst_ids, source_instance)
     joints_per = np.bincount(kp_instance, minlength=len(pairs)).astype(np.int32)
     image_of_pair = np.zeros(len(pairs), dtype=np.int64)
     image_of_pair[kp_instance] = kp_image

@@ -90,9 +90,7 @@ def label_lines(
     n = len(inst)
     if n == 0:
         return np.zeros(0, np.int64), [], crowd, 0
-    img_ids = images["image_id"].to_numpy()
-    order = np.argsort(img_ids)
-    pos = order[np.searchsorted(img_ids, inst["image_id"].to_numpy(), sorter=order)]
+    pos = schema.positions(images["image_id"].to_numpy(), inst["image_id"].to_numpy())
     width = images["width"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
     height = images["height"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
 
@@ -102,10 +100,8 @@ def label_lines(
     xyv = np.zeros((n, joints, 3))
     if len(kp):
         ids = inst["instance_id"].to_numpy()
-        sorter = np.argsort(ids)
         kp_ids = kp["instance_id"].to_numpy()
-        at = np.searchsorted(ids, kp_ids, sorter=sorter).clip(0, n - 1)
-        row = sorter[at]
+        row = schema.positions(ids, kp_ids)
         j = kp["joint"].to_numpy().astype(np.int64)
         if where:
             cat = inst["category_id"].to_numpy()[row]

@@ -28,6 +28,11 @@ class Overrides:
     def __init__(self, n: int) -> None:
         self.n = n
         self.by_record: dict[int, dict] = defaultdict(dict)
+        self.resolvers: dict[str, tuple[object, object]] = {}
+
+    def resolve(self, key: str, placeholder: object, source) -> None:
+        """Values of ``key`` equal to ``placeholder`` stand for ``source(record index)``."""
+        self.resolvers[key] = (placeholder, source)
 
     def add(self, key: str, raw: list, mask: np.ndarray) -> None:
         for i in np.flatnonzero(mask):
@@ -40,6 +45,9 @@ class Overrides:
         """One JSON text (or None) per record."""
         out: list = [None] * self.n
         for i, d in self.by_record.items():
+            for key, (placeholder, source) in self.resolvers.items():
+                if type(d.get(key)) is type(placeholder) and d[key] == placeholder:
+                    d[key] = source(i)
             out[i] = dumps(d).decode()
         return out
 

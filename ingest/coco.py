@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, schema
+from posestore import jsonnum, jsonspans, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
@@ -56,6 +56,9 @@ def split_name(path: str, task: str | None = None) -> str:
     return name or "default"
 
 
+_CUT_KEYS = ("keypoints", "segmentation", "bbox")
+
+
 def parse_json(data: bytes, file: str) -> dict:
     """Parse a COCO document; a syntax error names the file and the byte where it broke."""
     try:
@@ -67,6 +70,35 @@ def parse_json(data: bytes, file: str) -> dict:
             file, None, f"expected a JSON object at the top, got {type(doc).__name__}"
         )
     return doc
+
+
+def parse_document(data: bytes, file: str) -> tuple[dict, jsonspans.NumericArrays | None]:
+    """Parse a COCO document with its annotations' number arrays cut out (see ``jsonspans``).
+
+    Returns the document, whose annotation ``keypoints``/``segmentation``/``bbox``
+    may be ``jsonspans.PLACEHOLDER``, and the arrays they stand for. Where cutting
+    does not apply, or cut arrays turn up anywhere but there, the whole document is
+    parsed as before and the arrays are None.
+    """
+    got = jsonspans.cut(data, _CUT_KEYS)
+    if got is None:
+        return parse_json(data, file), None
+    skeleton, arrays = got
+    try:
+        doc = orjson.loads(skeleton)
+    except orjson.JSONDecodeError:
+        return parse_json(data, file), None  # the error, with the source's byte offsets
+    anns = doc.get("annotations") if isinstance(doc, dict) else None
+    if isinstance(anns, list) and all(
+        arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
+    ):
+        return doc, arrays
+    return parse_json(data, file), None
+
+
+def _count_placeholders(records: list, key: str) -> int:
+    mark = jsonspans.PLACEHOLDER
+    return sum(1 for r in records if type(r) is dict and r.get(key) == mark)
 
 
 def coco_files(root: Path) -> list[tuple[str, str | None]]:
@@ -150,7 +182,7 @@ def _read_documents(
     for d in docs:
         if progress:
             progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
-        doc = parse_json(d.load(), d.where)
+        doc, arrays = parse_document(d.load(), d.where)
         if progress:  # parsing is about a third of the work on a file
             progress(f"flattening {d.path}", done + d.size // 3, total)
         tables = read_coco_document(
@@ -162,8 +194,9 @@ def _read_documents(
             flavor,
             image_root=d.image_root,
             container=d.container,
+            arrays=arrays,
         )
-        del doc
+        del doc, arrays
         done += d.size
         if progress:
             progress(f"read {d.path}", done, total)
@@ -282,8 +315,12 @@ def read_coco_document(
     flavor: str | None = None,
     image_root: str | None = None,
     container: str | None = None,
+    arrays: jsonspans.NumericArrays | None = None,
 ) -> schema.Tables:
-    """Flatten one parsed COCO document into the store's tables (pure, no I/O)."""
+    """Flatten one parsed COCO document into the store's tables (pure, no I/O).
+
+    ``arrays`` holds the annotation arrays ``parse_document`` cut out of it.
+    """
     images_raw = _dedupe_images(_section(doc, "images", file), file)
     anns = _section(doc, "annotations", file)
     cats = _section(doc, "categories", file)
@@ -292,7 +329,7 @@ def read_coco_document(
     images, image_lookup, image_ids = _images(images_raw, file, dataset, split)
     categories = _categories(cats, file, dataset, styles)
     instances, keypoints, labelled = _annotations(
-        anns, file, dataset, split, image_ids, image_lookup, categories, styles
+        anns, file, dataset, split, image_ids, image_lookup, categories, styles, arrays
     )
     frames = _frames(dataset, split, image_ids, instances["image_id"].to_numpy(), labelled)
 
@@ -500,9 +537,10 @@ def _numeric_scalars(vals: list, key: str, over: Overrides, styles: dict, style_
     return pa.array(col.values, mask=~numeric)
 
 
-def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories, styles):
+def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories, styles, arrays):
     n = len(anns)
     over = Overrides(n)
+    cut = {key: _cut_column(anns, key, depth, arrays, over) for key, depth in _CUT_DEPTHS.items()}
     ids, _ = ids_column(values(anns, "id"), file, "annotations", "id", over)
     _check_unique(ids, file, "annotations")
 
@@ -536,11 +574,11 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     cols["score"] = _numeric_scalars(
         values(anns, "score"), "score", over, styles, "annotations.score"
     )
-    cols.update(_bbox(values(anns, "bbox"), over, styles))
-    cols.update(_segmentation(values(anns, "segmentation"), over, styles))
+    cols.update(_bbox(values(anns, "bbox"), over, styles, cut["bbox"]))
+    cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut["segmentation"]))
 
     kp_cols, keypoints, labelled = _keypoints(
-        anns, file, dataset, split, ids, img, cat, over, styles
+        anns, file, dataset, split, ids, img, cat, over, styles, cut["keypoints"]
     )
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
@@ -549,14 +587,46 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     return schema.conform("instances", cols), keypoints, labelled
 
 
-def _bbox(vals: list, over: Overrides, styles: dict) -> dict:
+_CUT_DEPTHS = {"keypoints": 1, "segmentation": 2, "bbox": 1}
+
+
+def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides):
+    """The column of a field whose arrays were all cut out before parsing, as ``(column, records)``.
+
+    Where that does not hold (a record's array was left in the document, a
+    depth other than ``depth``, a bbox without 4 numbers), the cut arrays are put
+    back into the records as Python lists and the field is read the general way:
+    returns None.
+    """
+    if arrays is None or not arrays.count(key):
+        return None
+    vals = values(anns, key)
+    mark = jsonspans.PLACEHOLDER
+    cut = np.fromiter((type(v) is str and v == mark for v in vals), bool, count=len(vals))
+    idx = np.flatnonzero(cut)
+    col = arrays.column(key, depth)
+    fits = col is not None and not (type_mask(vals, list) & ~cut).any()
+    if fits and key == "bbox":
+        fits = bool((np.diff(col.offsets) == 4).all())
+    if not fits:
+        for rank, i in enumerate(idx):
+            anns[i][key] = arrays.value(key, rank)
+        return None
+    rank = np.cumsum(cut) - 1
+    over.resolve(key, mark, lambda i: arrays.value(key, int(rank[i])))
+    return col, idx, cut
+
+
+def _bbox(vals: list, over: Overrides, styles: dict, cut=None) -> dict:
     n = len(vals)
     is_list = type_mask(vals, list)
     four = is_list & np.fromiter(
         (ok and len(v) == 4 for v, ok in zip(vals, is_list)), bool, count=n
     )
+    if cut is not None:
+        four |= cut[2]
     over.add("bbox", vals, present_mask(vals) & ~four)
-    col, idx = _numeric_lists(vals, four, 1, "bbox", over)
+    col, idx = cut[:2] if cut is not None else _numeric_lists(vals, four, 1, "bbox", over)
     out = {k: np.full(n, np.nan) for k in ("bbox_x", "bbox_y", "bbox_w", "bbox_h")}
     valid = np.zeros(n, dtype=bool)
     if col is not None:
@@ -570,17 +640,17 @@ def _bbox(vals: list, over: Overrides, styles: dict) -> dict:
     return {k: pa.array(v, mask=~valid) for k, v in out.items()}
 
 
-def _segmentation(vals: list, over: Overrides, styles: dict) -> dict:
+def _segmentation(vals: list, over: Overrides, styles: dict, cut=None) -> dict:
     n = len(vals)
     present = present_mask(vals)
-    is_poly = type_mask(vals, list)
+    is_poly = type_mask(vals, list) | (cut[2] if cut is not None else False)
     is_dict = type_mask(vals, dict)
     seg_type = np.full(n, None, dtype=object)
     size: list = [None] * n
     counts_str: list = [None] * n
     counts_list: list = [None] * n
 
-    col, idx = _numeric_lists(vals, is_poly, 2, "segmentation", over)
+    col, idx = cut[:2] if cut is not None else _numeric_lists(vals, is_poly, 2, "segmentation", over)
     if col is not None:
         (style,), failing = jsonnum.choose_style(col)
         styles["annotations.segmentation"] = style
@@ -624,17 +694,17 @@ def _take_into(arr: pa.Array, idx: np.ndarray, n: int) -> pa.Array:
     return arr.take(indices)
 
 
-def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, styles: dict):
+def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, styles: dict, cut=None):
     n = len(anns)
     vals = values(anns, "keypoints")
-    is_list = type_mask(vals, list)
+    is_list = type_mask(vals, list) | (cut[2] if cut is not None else False)
     present = present_mask(vals)
     if (i := first_true(present & ~is_list)) is not None:
         raise SourceError(
             file, f"annotations[{i}].keypoints", f"expected a list, got {type(vals[i]).__name__}"
         )
     num_joints = np.zeros(n, dtype=np.int32)
-    col, idx = _numeric_lists(vals, is_list, 1, "keypoints", over)
+    col, idx = cut[:2] if cut is not None else _numeric_lists(vals, is_list, 1, "keypoints", over)
     if len(idx) != is_list.sum():
         bad = sorted(set(np.flatnonzero(is_list)) - set(idx.tolist()))[0]
         raise SourceError(

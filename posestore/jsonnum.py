@@ -142,10 +142,18 @@ def choose_style(
     failing = np.zeros(n, dtype=bool)
     styles = []
     for c in range(classes):
-        in_class = np.ones(len(column.values), bool) if slots is None else slots == c
+        in_class = None if slots is None else slots == c
+        value_fails = {}
+        for style in STYLES:
+            fails = style_failures(column, style)
+            value_fails[style] = fails if in_class is None else fails & in_class
+        perfect = [style for style in STYLES if not value_fails[style].any()]
+        if perfect:  # the common case: no record to count
+            styles.append(perfect[0])
+            continue
         best = None
         for style in STYLES:
-            fails = records_failing(column, style_failures(column, style) & in_class)
+            fails = records_failing(column, value_fails[style])
             if present is not None:
                 fails &= present
             if best is None or fails.sum() < best[1].sum():

@@ -72,13 +72,16 @@ def parse_json(data: bytes, file: str) -> dict:
     return doc
 
 
-def parse_document(data: bytes, file: str) -> tuple[dict, jsonspans.NumericArrays | None]:
+def parse_document(
+    data: bytes, file: str, reload: Callable[[], bytes] | None = None
+) -> tuple[dict, jsonspans.NumericArrays | None]:
     """Parse a COCO document with its annotations' number arrays cut out (see ``jsonspans``).
 
     Returns the document, whose annotation ``keypoints``/``segmentation``/``bbox``
     may be ``jsonspans.PLACEHOLDER``, and the arrays they stand for. Where cutting
     does not apply, or cut arrays turn up anywhere but there, the whole document is
-    parsed as before and the arrays are None.
+    parsed as before and the arrays are None. With ``reload`` (which reads ``data``
+    again), the arrays do not hold on to ``data``: the caller can let it go.
     """
     got = jsonspans.cut(data, _CUT_KEYS)
     if got is None:
@@ -92,6 +95,8 @@ def parse_document(data: bytes, file: str) -> tuple[dict, jsonspans.NumericArray
     if isinstance(anns, list) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
+        if reload is not None:
+            arrays.release_source(reload)
         return doc, arrays
     return parse_json(data, file), None
 
@@ -182,7 +187,7 @@ def _read_documents(
     for d in docs:
         if progress:
             progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
-        doc, arrays = parse_document(d.load(), d.where)
+        doc, arrays = parse_document(d.load(), d.where, reload=d.load)
         if progress:  # parsing is about a third of the work on a file
             progress(f"flattening {d.path}", done + d.size // 3, total)
         tables = read_coco_document(
@@ -686,12 +691,21 @@ def _segmentation(vals: list, over: Overrides, styles: dict, cut=None) -> dict:
     }
 
 
-def _take_into(arr: pa.Array, idx: np.ndarray, n: int) -> pa.Array:
-    """An array of length ``n`` with ``arr[k]`` at ``idx[k]`` and nulls elsewhere."""
-    where = np.full(n, -1, dtype=np.int64)
-    where[idx] = np.arange(len(idx))
-    indices = pa.array(where, mask=where < 0)
-    return arr.take(indices)
+def _take_into(arr: pa.ListArray, idx: np.ndarray, n: int) -> pa.ListArray:
+    """A list array of length ``n`` with ``arr[k]`` at ``idx[k]`` (``idx`` ascending), nulls elsewhere.
+
+    Only new offsets are written: the lists' contents are shared with ``arr``.
+    """
+    lengths = np.zeros(n, dtype=np.int32)
+    lengths[idx] = np.diff(arr.offsets.to_numpy())
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    offsets += arr.offsets[0].as_py()
+    absent = np.ones(n, dtype=bool)
+    absent[idx] = False
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), arr.values, type=arr.type, mask=pa.array(absent)
+    )
 
 
 def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, styles: dict, cut=None):

@@ -20,7 +20,7 @@ gets the same result or the same error).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,7 +29,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import jsonnum
+from posestore import jsonnum, memory
 
 PLACEHOLDER = "\ue000"  # a private-use character: never in a real annotation file
 _PLACEHOLDER_JSON = orjson.dumps(PLACEHOLDER)
@@ -40,45 +40,70 @@ _MIN_SIZE = 1 << 20  # smaller documents are parsed whole: nothing to gain
 
 
 @dataclass
-class NumericArrays:
-    """The arrays cut out of one document.
+class _KeyArrays:
+    """The arrays of one key, in document order: per-stretch pieces until first asked for."""
 
-    Tokens are every number of every array in document order; *lists* are the
-    innermost ``[...]`` (a depth-1 array is one list, a depth-2 array one list per
-    inner array).
+    depth: list[np.ndarray]  # per array: 1 or 2
+    starts: list[np.ndarray]  # per array: where its text starts in the source
+    ends: list[np.ndarray]
+    lists: list[np.ndarray]  # per array: how many innermost lists
+    tokens: list[np.ndarray]  # per list: how many numbers
+    values: list[np.ndarray]  # float64 per number
+    is_float: list[np.ndarray]  # bool per number: written with '.', 'e' or 'E'
+
+    def joined(self) -> _KeyArrays:
+        """The pieces as one array per field (the per-stretch pieces are dropped)."""
+        for name in ("depth", "starts", "ends", "lists", "tokens", "values", "is_float"):
+            parts = getattr(self, name)
+            if len(parts) != 1:
+                setattr(self, name, [np.concatenate(parts)])
+        return self
+
+
+class NumericArrays:
+    """The arrays cut out of one document, kept per key.
+
+    A depth-1 array is one list of numbers, a depth-2 array one list per inner
+    array. The source text is only needed again for an array the caller gives
+    back verbatim (``value``); ``reload`` lets the caller free it meanwhile.
     """
 
-    keys: list[str]
-    key_of: np.ndarray  # per array: index into keys
-    depth: np.ndarray  # per array: 1 or 2
-    array_lists: np.ndarray  # offsets (arrays + 1) into lists
-    list_tokens: np.ndarray  # offsets (lists + 1) into tokens
-    values: np.ndarray  # float64 per token
-    is_float: np.ndarray  # bool per token: written with '.', 'e' or 'E'
-    source: bytes  # the document, for the rare array kept verbatim
-    starts: np.ndarray  # per array: where its text starts in source
-    ends: np.ndarray
+    def __init__(self, keys: list[str], source: bytes) -> None:
+        self.keys = keys
+        self._by_key = {k: _KeyArrays([], [], [], [], [], [], []) for k in keys}
+        self._source: bytes | None = source
+        self._reload: Callable[[], bytes] | None = None
+
+    def add(self, key: int, depth, starts, ends, lists, tokens, values, is_float) -> None:
+        part = self._by_key[self.keys[key]]
+        for name, piece in zip(
+            ("depth", "starts", "ends", "lists", "tokens", "values", "is_float"),
+            (depth, starts, ends, lists, tokens, values, is_float),
+        ):
+            getattr(part, name).append(piece)
+
+    def release_source(self, reload: Callable[[], bytes]) -> None:
+        """Drop the source text; ``reload()`` gives it back if ``value`` needs it."""
+        self._source, self._reload = None, reload
+
+    def joined(self, key: str) -> _KeyArrays:
+        return self._by_key[key].joined()
 
     def count(self, key: str) -> int:
-        return int((self.key_of == self.keys.index(key)).sum())
+        return sum(len(d) for d in self._by_key[key].depth)
 
     def column(self, key: str, depth: int) -> jsonnum.NumberColumn | None:
         """The arrays of ``key`` in document order as one column, or None if one is not ``depth`` deep."""
-        mine = np.flatnonzero(self.key_of == self.keys.index(key))
-        if (self.depth[mine] != depth).any():
+        part = self._by_key[key].joined()
+        if (part.depth[0] != depth).any():
             return None
-        first, last = self.array_lists[mine], self.array_lists[mine + 1]
-        lists = _ranges(first, last)  # the lists of these arrays, in order
-        token_start, token_end = self.list_tokens[lists], self.list_tokens[lists + 1]
-        tokens = _ranges(token_start, token_end)
-        values = self.values[tokens]
-        is_float = self.is_float[tokens]
-        list_offsets = _offsets(token_end - token_start)
+        values, is_float = part.values[0], part.is_float[0]
+        list_offsets = _offsets(part.tokens[0])
         arrow: pa.Array = pa.ListArray.from_arrays(pa.array(list_offsets), pa.array(values))
         if depth == 1:
             offsets = list_offsets
         else:
-            outer = _offsets(last - first)
+            outer = _offsets(part.lists[0])
             arrow = pa.ListArray.from_arrays(pa.array(outer), arrow)
             offsets = list_offsets[outer]
         return jsonnum.NumberColumn(
@@ -87,9 +112,11 @@ class NumericArrays:
 
     def value(self, key: str, rank: int) -> list:
         """The ``rank``-th array of ``key`` as the Python value orjson would give."""
-        mine = np.flatnonzero(self.key_of == self.keys.index(key))
-        k = int(mine[rank])
-        return orjson.loads(self.source[int(self.starts[k]) : int(self.ends[k])])
+        part = self._by_key[key].joined()
+        if self._source is None:
+            self._source = self._reload()
+        start, end = int(part.starts[0][rank]), int(part.ends[0][rank])
+        return orjson.loads(self._source[start:end])
 
 
 def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | None:
@@ -98,13 +125,13 @@ def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | Non
     The document is scanned in stretches of about 4 MB (cut at a ``{``, which no
     numeric array contains): the regular expression runs on one stretch while
     two threads parse the numbers of the ones before (NumPy and Arrow release
-    the GIL).
+    the GIL) and sort them by key.
     """
     if len(data) < _MIN_SIZE or PLACEHOLDER.encode() in data or _PLACEHOLDER_ESCAPED.search(data):
         return None
     pattern = _pattern(keys, spaced=_spaced(data))
     buf = np.frombuffer(data, dtype=np.uint8)
-    found: list[tuple[np.ndarray, ...]] = []
+    spans: list[tuple[np.ndarray, np.ndarray]] = []
     jobs = []
     with ThreadPoolExecutor(2, thread_name_prefix="posestore-json") as pool:
         for a, b in _stretches(data):
@@ -112,26 +139,31 @@ def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | Non
             if not matches:
                 continue
             group = np.fromiter((m.lastindex for m in matches), np.int8, len(matches)) - 1
-            spans = np.array([m.span(m.lastindex) for m in matches], dtype=np.int64)
-            starts, ends = spans[:, 0].copy(), spans[:, 1].copy()
+            found = np.array([m.span(m.lastindex) for m in matches], dtype=np.int64)
+            starts, ends = found[:, 0].copy(), found[:, 1].copy()
             key_of, depth = group // 2, (2 - group % 2).astype(np.int8)
-            found.append((key_of, depth, starts, ends))
-            jobs.append(pool.submit(_parse_chunk, buf, starts, ends, depth))
-        parsed = [job.result() for job in jobs]
-    if not found or any(p is None for p in parsed):
+            spans.append((starts, ends))
+            jobs.append(pool.submit(_parse_chunk, buf, starts, ends, depth, key_of, len(keys)))
+        arrays = NumericArrays(list(keys), data)
+        for job in jobs:
+            parsed = job.result()
+            if parsed is None:
+                return None
+            for k, piece in enumerate(parsed):
+                arrays.add(k, *piece)
+        jobs.clear()  # the futures hold the pieces too
+    if not spans:
         return None
-    key_of, depth, starts, ends = (np.concatenate(parts) for parts in zip(*found))
-    lists, tokens, values, is_float = (np.concatenate(parts) for parts in zip(*parsed))
+    starts, ends = (np.concatenate(parts) for parts in zip(*spans))
     gaps = np.empty(2 * len(starts) + 2, dtype=np.int64)
     gaps[0], gaps[1:-1:2], gaps[2:-1:2], gaps[-1] = 0, starts, ends, len(data)
     bounds = gaps.tolist()
     skeleton = _PLACEHOLDER_JSON.join(
         [data[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
     )
-    arrays = NumericArrays(
-        list(keys), key_of, depth, _offsets(lists), _offsets(tokens), values, is_float,
-        data, starts, ends,
-    )  # fmt: skip
+    for key in keys:  # one array per field now, not thousands of pieces in worker arenas
+        arrays.joined(key)
+    memory.release()
     return skeleton, arrays
 
 
@@ -173,12 +205,20 @@ def _digit(c: np.ndarray) -> np.ndarray:
     return (c >= 48) & (c <= 57)
 
 
-def _parse_chunk(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, depth: np.ndarray):
+def _parse_chunk(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    depth: np.ndarray,
+    key_of: np.ndarray,
+    nkeys: int,
+):
     """Parse consecutive arrays of one stretch of the document.
 
-    Returns ``(lists per array, tokens per list, values, is_float)``, or None when
-    an array is not plain numeric JSON. The regular expression has fixed the
-    brackets and the alphabet; this checks the numbers and the commas.
+    Returns, per key, ``(depth, starts, ends, lists per array, tokens per list,
+    values, is_float)`` of its arrays, or None when an array is not plain numeric
+    JSON. The regular expression has fixed the brackets and the alphabet; this
+    checks the numbers and the commas.
     """
     base = int(starts[0])
     c = buf[base : int(ends[-1])]
@@ -236,7 +276,18 @@ def _parse_chunk(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, depth: n
         return None
     floaty = (digits == 46) | ((digits | 32) == 101)
     is_float = np.logical_or.reduceat(floaty, offsets[:-1]) if len(t0) else floaty[:0]
-    return lists_per_array, tokens_per_list, values, is_float
+    list_key = np.repeat(key_of, lists_per_array)
+    token_key = np.repeat(list_key, tokens_per_list)
+    out = []
+    for k in range(nkeys):
+        mine, lists_k, tokens_k = key_of == k, list_key == k, token_key == k
+        out.append(
+            (
+                depth[mine], starts[mine], ends[mine], lists_per_array[mine],
+                tokens_per_list[lists_k], values[tokens_k], is_float[tokens_k],
+            )  # fmt: skip
+        )
+    return out
 
 
 def _heads(token: np.ndarray) -> np.ndarray:
@@ -277,18 +328,3 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     out = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=out[1:])
     return out
-
-
-def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """The concatenation of ``arange(start[i], stop[i])`` over i, without a Python loop."""
-    lengths = stop - start
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    keep = lengths > 0
-    start, lengths = start[keep], lengths[keep]
-    step = np.ones(total, dtype=np.int64)
-    heads = _offsets(lengths)[:-1]
-    step[0] = start[0]
-    step[heads[1:]] = start[1:] - (start[:-1] + lengths[:-1] - 1)
-    return np.cumsum(step)

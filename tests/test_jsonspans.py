@@ -114,6 +114,26 @@ def test_documents_that_break_the_pattern_read_the_same(doc, expect_cut):
     _assert_same_tables(_python_style(doc), expect_cut)
 
 
+def test_the_source_is_read_again_only_for_an_array_given_back_verbatim():
+    reads = []
+
+    def reload(data):
+        reads.append(1)
+        return data
+
+    for doc, again in [(_document(), 0), (_document(a1={"segmentation": [1.5, 2, 3]}), 1)]:
+        data = orjson.dumps(doc)
+        reads.clear()
+        parsed, arrays = parse_document(data, "f.json", reload=lambda d=data: reload(d))
+        assert arrays is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tables = read_coco_document(parsed, "f.json", "d", "s", "f.json", arrays=arrays)
+        assert len(reads) == again
+        plain, _ = _tables(data, cut=False)
+        assert tables["instances"].equals(plain["instances"])
+
+
 def _python_style(doc: dict) -> bytes:
     import json
 

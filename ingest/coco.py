@@ -655,7 +655,9 @@ def _segmentation(vals: list, over: Overrides, styles: dict, cut=None) -> dict:
     counts_str: list = [None] * n
     counts_list: list = [None] * n
 
-    col, idx = cut[:2] if cut is not None else _numeric_lists(vals, is_poly, 2, "segmentation", over)
+    col, idx = (
+        cut[:2] if cut is not None else _numeric_lists(vals, is_poly, 2, "segmentation", over)
+    )
     if col is not None:
         (style,), failing = jsonnum.choose_style(col)
         styles["annotations.segmentation"] = style

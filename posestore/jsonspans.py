@@ -4,13 +4,13 @@ A COCO keypoints file is mostly numbers: 51 per ``keypoints`` list, dozens per
 polygon. Parsed with ``orjson`` each becomes a Python object (24+ bytes, an
 allocation, later a conversion back to NumPy): that is where a JSON loader
 spends its time and memory. posestore finds the arrays of chosen keys
-(``"keypoints": [...]``, ``"segmentation": [[...]]``, ``"bbox": [...]``) with
-one regular-expression pass, parses their numbers in bulk straight into NumPy
-(token boundaries, JSON number grammar and int-vs-float kind checked with array
-operations, the conversion done by Arrow's string → float64 cast), and hands
-``orjson`` the rest of the document with each array replaced by a placeholder
-string. The placeholders of one key, in document order, are that key's arrays in
-document order.
+(``"keypoints": [...]``, ``"segmentation": [[...]]``, ``"bbox": [...]``) and
+parses their numbers with array operations over the bytes: key positions, bracket
+nesting, token boundaries, JSON number grammar and int-vs-float kind are NumPy
+steps, the conversion is Arrow's string → float64 cast; ``orjson`` gets the rest
+of the document with each array replaced by a placeholder string. NumPy and Arrow
+release the GIL, so two threads share the work. The placeholders of one key, in
+document order, are that key's arrays in document order.
 
 Only arrays that are certainly plain numeric JSON are cut out; the grammar check
 rejects anything else (then the caller parses the whole document as before, and
@@ -122,73 +122,165 @@ class NumericArrays:
 def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | None:
     """``(document with placeholders, arrays)``, or None where cutting does not apply.
 
-    The document is scanned in stretches of about 4 MB (cut at a ``{``, which no
-    numeric array contains): the regular expression runs on one stretch while
-    two threads parse the numbers of the ones before (NumPy and Arrow release
-    the GIL) and sort them by key.
+    The document is read in stretches of about 4 MB (cut at a ``{``, which no
+    numeric array contains), two at a time in threads: finding the arrays and
+    parsing their numbers are NumPy and Arrow steps, which release the GIL.
     """
     if len(data) < _MIN_SIZE or PLACEHOLDER.encode() in data or _PLACEHOLDER_ESCAPED.search(data):
         return None
-    pattern = _pattern(keys, spaced=_spaced(data))
     buf = np.frombuffer(data, dtype=np.uint8)
-    spans: list[tuple[np.ndarray, np.ndarray]] = []
-    jobs = []
+    names = tuple(k.encode() for k in keys)
+    arrays = NumericArrays(list(keys), data)
+    pieces: list[bytes] = []
     with ThreadPoolExecutor(2, thread_name_prefix="posestore-json") as pool:
-        for a, b in _stretches(data):
-            matches = list(pattern.finditer(data, a, b))
-            if not matches:
-                continue
-            group = np.fromiter((m.lastindex for m in matches), np.int8, len(matches)) - 1
-            found = np.array([m.span(m.lastindex) for m in matches], dtype=np.int64)
-            starts, ends = found[:, 0].copy(), found[:, 1].copy()
-            key_of, depth = group // 2, (2 - group % 2).astype(np.int8)
-            spans.append((starts, ends))
-            jobs.append(pool.submit(_parse_chunk, buf, starts, ends, depth, key_of, len(keys)))
-        arrays = NumericArrays(list(keys), data)
+        jobs = [pool.submit(_stretch, data, buf, a, b, names) for a, b in _stretches(data)]
         for job in jobs:
-            parsed = job.result()
-            if parsed is None:
+            got = job.result()
+            if got is None:
+                for rest in jobs:
+                    rest.cancel()
                 return None
-            for k, piece in enumerate(parsed):
-                arrays.add(k, *piece)
+            piece, parsed = got
+            pieces.append(piece)
+            for k, arrays_of_key in enumerate(parsed):
+                arrays.add(k, *arrays_of_key)
         jobs.clear()  # the futures hold the pieces too
-    if not spans:
+    if not any(arrays.count(key) for key in keys):
         return None
-    starts, ends = (np.concatenate(parts) for parts in zip(*spans))
-    gaps = np.empty(2 * len(starts) + 2, dtype=np.int64)
-    gaps[0], gaps[1:-1:2], gaps[2:-1:2], gaps[-1] = 0, starts, ends, len(data)
-    bounds = gaps.tolist()
-    skeleton = _PLACEHOLDER_JSON.join(
-        [data[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
-    )
+    skeleton = b"".join(pieces)
+    del pieces
     for key in keys:  # one array per field now, not thousands of pieces in worker arenas
         arrays.joined(key)
     memory.release()
     return skeleton, arrays
 
 
-def _pattern(keys: tuple[str, ...], spaced: bool) -> re.Pattern:
-    """Group 2k+1 matches a nested array of ``keys[k]``, group 2k+2 a flat one."""
-    blank = rb"\s*" if spaced else b""
-    numbers = rb"[-0-9.eE+,\s]*+" if spaced else rb"[-0-9.eE+,]*+"
-    flat = rb"\[" + blank + rb"[-0-9]" + numbers + rb"\]"
-    inner = rb"\[" + numbers + rb"\]"
-    nested = rb"\[" + blank + inner + rb"(?:" + blank + b"," + blank + inner + rb")*+" + blank + rb"\]"
-    value = rb"(?:(" + nested + rb")|(" + flat + rb"))"
-    alternatives = [
-        rb'"' + re.escape(k.encode()) + rb'"' + blank + b":" + blank + value for k in keys
-    ]
-    return re.compile(rb"(?<!\\)(?:" + b"|".join(alternatives) + b")")
+def _stretch(data: bytes, buf: np.ndarray, a: int, b: int, names: tuple[bytes, ...]):
+    """One stretch ``data[a:b]``: its text with placeholders, and its arrays per key.
 
-
-def _spaced(data: bytes) -> bool:
-    """Whether the document puts blanks between tokens (Python's json.dump does: ``", "``).
-
-    Judged on its first megabyte: an array the compact pattern misses is only
-    parsed by orjson with the rest, never misread.
+    None when an array that looks numeric is not valid JSON.
     """
-    head = data[: 1 << 20]
-    return re.search(rb"[,:\[]\s", head) is not None
+    c = buf[a:b]
+    starts, ends, depth, key_of = _find(c, names)
+    if not len(starts):
+        return data[a:b], [_nothing() for _ in names]
+    parsed = _parse_chunk(c, starts, ends, depth, key_of, len(names))
+    if parsed is None:
+        return None
+    bounds = np.empty(2 * len(starts) + 2, dtype=np.int64)
+    bounds[0], bounds[1:-1:2], bounds[2:-1:2], bounds[-1] = 0, starts, ends, len(c)
+    bounds += a
+    cuts = bounds.tolist()
+    piece = _PLACEHOLDER_JSON.join([data[cuts[i] : cuts[i + 1]] for i in range(0, len(cuts), 2)])
+    for part in parsed:  # positions in the document, for ``NumericArrays.value``
+        part[1] += a
+        part[2] += a
+    return piece, parsed
+
+
+def _nothing() -> list[np.ndarray]:
+    none = np.zeros(0, dtype=np.int64)
+    return [none.astype(np.int8), none, none, none, none, none.astype(float), none.astype(bool)]
+
+
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[list(b" \t\n\r")] = True
+
+
+def _find(c: np.ndarray, names: tuple[bytes, ...]):
+    """``(starts, ends, depth, key)`` of the plain numeric arrays under ``names`` in ``c``.
+
+    An array is ``"name": [numbers]`` (depth 1, first item a number) or
+    ``"name": [[numbers], ...]`` (depth 2), blanks allowed between tokens, its
+    opening quote not escaped. Its end is its first ``]`` (depth 1) or first
+    ``]`` followed by ``]`` (depth 2); one that holds another kind of JSON value,
+    or whose brackets do not nest that way, is left in the text.
+    """
+    n = len(c)
+    all_quotes = np.flatnonzero(c == 34)
+    quotes = all_quotes[all_quotes > 0]
+    quotes = quotes[c[quotes - 1] != 92]  # not \" inside a string
+    at, key_of = [], []
+    for k, name in enumerate(names):
+        text = name + b'"'
+        found = quotes[quotes + len(text) < n]
+        for j, byte in enumerate(text, 1):
+            found = found[c[found + j] == byte]
+        at.append(found + len(text) + 1)
+        key_of.append(np.full(len(found), k, dtype=np.int8))
+    pos, key = np.concatenate(at), np.concatenate(key_of)
+    order = np.argsort(pos, kind="stable")
+    pos, key = _past_blanks(c, pos[order]), key[order]
+    pos, key = _expect(c, pos, key, 58)  # ':'
+    start, key = _expect(c, _past_blanks(c, pos + 1), key, 91)  # '['
+    first = _past_blanks(c, start + 1)
+    head = np.zeros(len(first), dtype=np.uint8)
+    head[first < n] = c[first[first < n]]
+    nested = head == 91
+    keep = nested | (head == 45) | ((head >= 48) & (head <= 57))  # '[', '-' or a digit
+    start, key, nested = start[keep], key[keep], nested[keep]
+
+    closes = np.flatnonzero(c == 93)
+    after = _past_blanks(c, closes + 1)
+    double = np.zeros(len(closes), dtype=bool)
+    double[after < n] = c[after[after < n]] == 93
+    ends_flat, ends_nested = closes + 1, after[double] + 1
+    end = np.zeros(len(start), dtype=np.int64)
+    for sel, candidates, opens in ((~nested, ends_flat, start), (nested, ends_nested, start)):
+        i = np.searchsorted(candidates, opens[sel])
+        got = i < len(candidates)
+        end[np.flatnonzero(sel)[got]] = candidates[i[got]]
+    keep = end > 0
+    # a string, object, true, false or null in the array: it stays in the text (other
+    # bytes no number has are invalid JSON, which the number check refuses)
+    for other in (all_quotes, np.flatnonzero(c > 101)):  # '"'; '{', 'f', 'n', 't', ...
+        keep[keep] = np.searchsorted(other, end[keep]) == np.searchsorted(other, start[keep])
+    start, end, key, depth = start[keep], end[keep], key[keep], np.where(nested[keep], 2, 1)
+    keep = _nesting_ok(c, start, end, depth)
+    return start[keep], end[keep], depth[keep].astype(np.int8), key[keep]
+
+
+def _nesting_ok(c: np.ndarray, start: np.ndarray, end: np.ndarray, depth: np.ndarray):
+    """Per array: its brackets open and close within ``depth`` levels, closing at its end.
+
+    The arrays hold number bytes only (no quotes, no colons), so they do not overlap.
+    """
+    if not len(start):
+        return np.zeros(0, dtype=bool)
+    brackets = np.flatnonzero((c == 91) | (c == 93))
+    lo, hi = np.searchsorted(brackets, start), np.searchsorted(brackets, end)
+    count = hi - lo  # at least 2: start is a '[', end - 1 a ']'
+    first = np.zeros(len(count), dtype=np.int64)
+    np.cumsum(count[:-1], out=first[1:])
+    at = np.repeat(lo - first, count) + np.arange(int(count.sum()))
+    level = np.cumsum(np.where(c[brackets[at]] == 91, 1, -1))
+    level -= np.repeat(level[first] - 1, count)  # 1 after each array's opening bracket
+    last = first + count - 1
+    closed = level[last] == 0
+    level[last] = 1
+    return (
+        closed
+        & (np.minimum.reduceat(level, first) >= 1)
+        & (np.maximum.reduceat(level, first) <= depth)
+    )
+
+
+def _past_blanks(c: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Each position moved past the blanks there (``len(c)`` where the text ends)."""
+    pos = np.minimum(pos, len(c))
+    todo = np.flatnonzero(pos < len(c))
+    todo = todo[_BLANK[c[pos[todo]]]]
+    while len(todo):
+        pos[todo] += 1
+        todo = todo[pos[todo] < len(c)]
+        todo = todo[_BLANK[c[pos[todo]]]]
+    return pos
+
+
+def _expect(c: np.ndarray, pos: np.ndarray, key: np.ndarray, byte: int):
+    ok = pos < len(c)
+    ok[ok] = c[pos[ok]] == byte
+    return pos[ok], key[ok]
 
 
 def _stretches(data: bytes) -> Iterator[tuple[int, int]]:
@@ -206,7 +298,7 @@ def _digit(c: np.ndarray) -> np.ndarray:
 
 
 def _parse_chunk(
-    buf: np.ndarray,
+    c: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     depth: np.ndarray,
@@ -217,12 +309,10 @@ def _parse_chunk(
 
     Returns, per key, ``(depth, starts, ends, lists per array, tokens per list,
     values, is_float)`` of its arrays, or None when an array is not plain numeric
-    JSON. The regular expression has fixed the brackets and the alphabet; this
-    checks the numbers and the commas.
+    JSON. ``_find`` has checked the brackets; this checks the numbers and the commas.
     """
-    base = int(starts[0])
-    c = buf[base : int(ends[-1])]
-    s, e = starts - base, ends - base
+    c = c[: int(ends[-1])]
+    s, e = starts, ends
     bounds = np.empty(2 * len(s) + 1, dtype=np.int64)
     bounds[0], bounds[1::2], bounds[2::2] = 0, s, e
     runs = np.diff(bounds, append=len(c))  # gap, array, gap, array, ..., gap
@@ -264,28 +354,22 @@ def _parse_chunk(
     lengths = (t1 - t0).astype(np.int32)
     offsets = np.zeros(len(t0) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    digits = c[token]
-    if not _numbers_ok(digits, offsets):
+    is_float = _number_kinds(c, inside, t0, t1)
+    if is_float is None:
         return None
-    strings = pa.StringArray.from_buffers(
-        len(t0), pa.py_buffer(offsets), pa.py_buffer(digits.tobytes())
-    )
+    strings = pa.StringArray.from_buffers(len(t0), pa.py_buffer(offsets), pa.py_buffer(c[token]))
     try:  # Arrow's parser is strict about the rest of the grammar (1.2.3, 1e, 1-2)
         values = pc.cast(strings, pa.float64()).to_numpy()
     except pa.ArrowInvalid:
         return None
-    floaty = (digits == 46) | ((digits | 32) == 101)
-    is_float = np.logical_or.reduceat(floaty, offsets[:-1]) if len(t0) else floaty[:0]
     list_key = np.repeat(key_of, lists_per_array)
     token_key = np.repeat(list_key, tokens_per_list)
     out = []
     for k in range(nkeys):
         mine, lists_k, tokens_k = key_of == k, list_key == k, token_key == k
         out.append(
-            (
-                depth[mine], starts[mine], ends[mine], lists_per_array[mine],
-                tokens_per_list[lists_k], values[tokens_k], is_float[tokens_k],
-            )  # fmt: skip
+            [depth[mine], starts[mine], ends[mine], lists_per_array[mine]]
+            + [tokens_per_list[lists_k], values[tokens_k], is_float[tokens_k]]
         )
     return out
 
@@ -297,31 +381,29 @@ def _heads(token: np.ndarray) -> np.ndarray:
     return head
 
 
-def _numbers_ok(digits: np.ndarray, offsets: np.ndarray) -> bool:
-    """What JSON forbids in a number and Arrow's float parser allows: +1, 01, 1., .5."""
-    first, end = offsets[:-1], offsets[1:]
-    lead = first + (digits[first] == 45)  # past a minus sign
-    if not (lead < end).all():
-        return False  # a lone '-'
-    lead_char = digits[lead]
+def _number_kinds(c: np.ndarray, inside: np.ndarray, t0: np.ndarray, t1: np.ndarray):
+    """Per number (``c[t0:t1]``, each between separators): written with '.', 'e' or 'E'.
+
+    None where JSON forbids what Arrow's float parser allows: +1, 01, 1., .5.
+    """
+    lead = t0 + (c[t0] == 45)  # past a minus sign
+    if not (lead < t1).all():
+        return None  # a lone '-'
+    lead_char = c[lead]
     if not _digit(lead_char).all():
-        return False  # '+1', '.5', '-.5'
-    zeros = np.flatnonzero(lead_char == 48)
-    if len(zeros):
-        nxt = lead[zeros] + 1
-        long = nxt < end[zeros]
-        if _digit(digits[nxt[long]]).any():
-            return False  # a leading zero: 01
-    dots = np.flatnonzero(digits == 46)  # never first: the lead check saw to that
-    if len(dots):
-        nxt = dots + 1
-        at_end = np.zeros(len(digits) + 1, dtype=bool)
-        at_end[end] = True
-        if at_end[nxt].any():
-            return False  # '1.'
-        if not (_digit(digits[nxt]) & _digit(digits[dots - 1])).all():
-            return False  # '1.e5'
-    return True
+        return None  # '+1', '.5', '-.5'
+    if _digit(c[lead[lead_char == 48] + 1]).any():
+        return None  # a leading zero: 01 (a number is followed by ',' or ']')
+    dots = np.flatnonzero(c == 46)
+    dots = dots[inside[dots]]
+    if not (_digit(c[dots - 1]) & _digit(c[dots + 1])).all():
+        return None  # '1.', '1.e5'
+    exponents = np.flatnonzero((c | 32) == 101)
+    exponents = exponents[inside[exponents]]
+    is_float = np.zeros(len(t0), dtype=bool)
+    is_float[np.searchsorted(t0, dots, "right") - 1] = True
+    is_float[np.searchsorted(t0, exponents, "right") - 1] = True
+    return is_float
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:

@@ -184,3 +184,49 @@ def test_numbers_come_back_as_orjson_reads_them(arrays, blank):
     assert np.diff(col.offsets).tolist() == [sum(map(len, p)) for p in polygons]
     assert col.arrow.to_pylist() == [[[float(x) for x in ring] for ring in p] for p in polygons]
     assert cut.value("segmentation", len(arrays) - 1) == orjson.loads(records[-1])["segmentation"]
+
+
+_tricky_text = st.lists(
+    st.sampled_from([*'{}[]",:\\ 0-1.e', *KEYS, '"bbox":[1]', "]]"]), max_size=6
+).map("".join)
+_numbers = st.lists(_number.map(orjson.loads), max_size=4)
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), _number.map(orjson.loads), _tricky_text,
+              _numbers, st.lists(_numbers, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from([*KEYS, "a", '"bbox', '"bbox":[1]', "x\\"]), inner, max_size=4),
+    ),
+    max_leaves=25,
+)  # fmt: skip
+
+
+def _put_back(value, arrays, rank: dict):
+    """``value`` with each placeholder replaced by the array it stands for, in document order."""
+    if isinstance(value, list):
+        return [_put_back(v, arrays, rank) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if v == jsonspans.PLACEHOLDER:
+            out[k] = arrays.value(k, rank[k])
+            rank[k] += 1
+        else:
+            out[k] = _put_back(v, arrays, rank)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=_json, indent=st.booleans())
+def test_any_document_cut_and_put_back_is_the_document(doc, indent):
+    import json
+
+    data = json.dumps(doc, indent=1).encode() if indent else orjson.dumps(doc)
+    got = jsonspans.cut(data, KEYS)
+    if got is None:
+        return
+    skeleton, arrays = got
+    rank = dict.fromkeys(KEYS, 0)
+    assert _put_back(orjson.loads(skeleton), arrays, rank) == orjson.loads(data)
+    assert rank == {k: arrays.count(k) for k in KEYS}

@@ -3,7 +3,8 @@
     python benchmarks/pyskl_ingest.py [--clips 56578] [--frames 70] [--repeat 3] [--data DIR]
 
 Generates (once, seeded) an NTU-60-sized 2D pickle — float16 ``keypoint`` [M, T, 17, 2] and
-``keypoint_score`` [M, T, 17], one or two persons, T around ``--frames`` — then prints median
+``keypoint_score`` [M, T, 17], one or two persons moving smoothly as tracked poses do, T around
+``--frames`` — then prints median
 wall time and peak RSS of both, their ratio, and the store's size on disk next to the pickle's.
 """
 
@@ -34,7 +35,7 @@ def make(path: Path, clips: int, frames: int, seed: int = 0) -> Path:
     for i in range(clips):
         m = 2 if rng.random() < 0.25 else 1
         t = int(np.clip(rng.normal(frames, frames / 3), 20, 300))
-        kp = (rng.random((m, t, 17, 2)) * (1920, 1080)).astype(np.float16)
+        kp, score = _tracks(rng, m, t)
         anns.append(
             {
                 "frame_dir": f"S{i % 17 + 1:03d}C{i % 3 + 1:03d}P{i % 40 + 1:03d}R{i % 2 + 1:03d}A{i % 60 + 1:03d}_{i}",
@@ -43,7 +44,7 @@ def make(path: Path, clips: int, frames: int, seed: int = 0) -> Path:
                 "original_shape": (1080, 1920),
                 "total_frames": t,
                 "keypoint": kp,
-                "keypoint_score": rng.random((m, t, 17)).astype(np.float16),
+                "keypoint_score": score,
             }
         )
     names = [a["frame_dir"] for a in anns]
@@ -51,6 +52,28 @@ def make(path: Path, clips: int, frames: int, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps({"split": split, "annotations": anns}, protocol=4))
     return path
+
+
+# a standing person's 17 COCO joints around the hip centre, in body heights
+_BODY = np.array(
+    [[0, -0.45], [-0.03, -0.47], [0.03, -0.47], [-0.06, -0.45], [0.06, -0.45],
+     [-0.12, -0.3], [0.12, -0.3], [-0.16, -0.12], [0.16, -0.12], [-0.17, 0.04], [0.17, 0.04],
+     [-0.08, 0.0], [0.08, 0.0], [-0.09, 0.25], [0.09, 0.25], [-0.09, 0.48], [0.09, 0.48]]
+)  # fmt: skip
+
+
+def _tracks(rng: np.random.Generator, m: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` persons over ``t`` frames as a pose estimator tracks them: a body that drifts,
+    limbs that move a little each frame, detection jitter, scores that wander around a
+    per-joint level. Float16, as PYSKL's own HRNet pickles store them."""
+    height = rng.uniform(300, 900, (m, 1, 1, 1))
+    centre = rng.uniform((300, 400), (1620, 700), (m, 1, 1, 2))
+    drift = np.cumsum(rng.normal(0, 2.0, (m, t, 1, 2)), axis=1)
+    limbs = np.cumsum(rng.normal(0, 0.004, (m, t, 17, 2)), axis=1)
+    kp = centre + drift + (_BODY + limbs) * height + rng.normal(0, 1.5, (m, t, 17, 2))
+    level = rng.uniform(0.4, 0.95, (m, 1, 17))
+    score = np.clip(level + rng.normal(0, 0.05, (m, t, 17)), 0, 1)
+    return kp.astype(np.float16), score.astype(np.float16)
 
 
 def run(code: str, args: list[str]) -> tuple[float, int]:

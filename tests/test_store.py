@@ -11,6 +11,7 @@ import time
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 import posestore
@@ -59,6 +60,17 @@ def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_pat
         ).fetchall()
     }
     assert described["dataset"] == "VARCHAR" and described["instance_id"] == "BIGINT"
+    # float32 joint columns are byte-stream-split pages; Polars and DuckDB read them alike
+    part = pq.ParquetFile(store.root / "keypoints/dataset=coco/split=val2017/part-00000.parquet")
+    columns = {
+        c.path_in_schema: c
+        for c in map(part.metadata.row_group(0).column, range(part.metadata.num_columns))
+    }
+    assert "BYTE_STREAM_SPLIT" in columns["x"].encodings
+    assert "RLE_DICTIONARY" in columns["joint"].encodings
+    assert lf.select(pl.col("x").cast(pl.Float64).sum()).collect().item() == pytest.approx(
+        store.sql("SELECT sum(x) FROM keypoints").fetchall()[0][0]
+    )
 
 
 def test_scan_and_sql_agree(store, tmp_path):

@@ -70,6 +70,11 @@ POSESTORE = {
 }
 
 
+# real PYSKL files with keypoint arrays (../shared/data/real, when it is beside the checkout)
+REAL = HERE.parent.parent / "shared" / "data" / "real" / "pyskl"
+REAL_PYSKL = ("lzx_ntu60_hrnet.pkl", "lzx_ntu60_hrnet48637.pkl", "wlasl_test_combined.pkl")
+
+
 @dataclass
 class Row:
     task: str
@@ -283,6 +288,13 @@ def main() -> None:
             "COCO": (size_of(coco), size_of(_dataset_dirs(store, "coco"))),
             "PYSKL": (size_of(ntu), size_of(_dataset_dirs(store, "ntu"))),
         }
+        for path in (REAL / name for name in REAL_PYSKL):  # real people move; noise does not
+            if path.is_file():
+                subprocess.run(py(POSESTORE["ingest"], path, store, path.stem), check=True)
+                sizes[f"PYSKL, real: {path.name}"] = (
+                    size_of(path),
+                    size_of(_dataset_dirs(store, path.stem)),
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results(args, rows, sizes, coco, ntu)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import REAL
+
 from posestore import synthetic
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -58,3 +60,5 @@ def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
                  "5. PYSKL ingest", "| COCO |", "| PYSKL |"):  # fmt: skip
         assert task in text
     assert "machine:" in text and "duckdb" in text
+    if (REAL / "pyskl").is_dir():  # the store's size on real PYSKL files, beside the generated one
+        assert "| PYSKL, real: wlasl_test_combined.pkl |" in text

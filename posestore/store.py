@@ -709,19 +709,34 @@ def _write(path: Path, table: pa.Table) -> None:
             value = table[name][0].as_py()
             i = table.schema.get_field_index(name)
             table = table.set_column(i, name, schema.constant(value, len(table)))
-    # float32 columns (keypoint x, y, z, score) as byte streams: the exponent and high
-    # mantissa bytes of nearby joints repeat, so zstd shrinks them (real PYSKL files: a
-    # third smaller than dictionary pages, and faster), and no dictionary is built and dropped
-    floats = [f.name for f in table.schema if pa.types.is_float32(f.type)]
+    split = _byte_stream_columns(table)
     pq.write_table(
         table,
         path,
         compression="zstd",
         store_schema=False,
-        use_dictionary=[n for n in table.column_names if n not in floats],
-        column_encoding=dict.fromkeys(floats, "BYTE_STREAM_SPLIT") or None,
+        use_dictionary=[n for n in table.column_names if n not in split],
+        column_encoding=dict.fromkeys(split, "BYTE_STREAM_SPLIT") or None,
     )
     _fsync(path)
+
+
+def _byte_stream_columns(table: pa.Table, sample: int = 1 << 17) -> list[str]:
+    """The float32 columns (keypoint x, y, z, score) better written as byte streams.
+
+    Pixel-integer coordinates (COCO) take few distinct values: dictionary pages shrink
+    them best. Detector output (PYSKL) takes many: a dictionary is built, overflows and is
+    dropped, while split byte streams let zstd squeeze the exponent and high mantissa
+    bytes (the real float32 WLASL pickle: store 0.66x its size instead of 1.13x, and
+    faster to write). Judged per part on its first 128k values.
+    """
+    out = []
+    for column in table.schema:
+        if pa.types.is_float32(column.type):
+            head = table[column.name].slice(0, sample)
+            if pc.count_distinct(head).as_py() * 16 > len(head):
+                out.append(column.name)
+    return out
 
 
 def _fsync(path: Path) -> None:

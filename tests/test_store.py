@@ -10,9 +10,11 @@ import sys
 import time
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from conftest import real_dir
 
 import posestore
 from posestore import schema, synthetic
@@ -60,17 +62,39 @@ def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_pat
         ).fetchall()
     }
     assert described["dataset"] == "VARCHAR" and described["instance_id"] == "BIGINT"
-    # float32 joint columns are byte-stream-split pages; Polars and DuckDB read them alike
-    part = pq.ParquetFile(store.root / "keypoints/dataset=coco/split=val2017/part-00000.parquet")
-    columns = {
-        c.path_in_schema: c
-        for c in map(part.metadata.row_group(0).column, range(part.metadata.num_columns))
-    }
-    assert "BYTE_STREAM_SPLIT" in columns["x"].encodings
-    assert "RLE_DICTIONARY" in columns["joint"].encodings
     assert lf.select(pl.col("x").cast(pl.Float64).sum()).collect().item() == pytest.approx(
         store.sql("SELECT sum(x) FROM keypoints").fetchall()[0][0]
     )
+
+
+def test_detector_coordinates_are_written_as_byte_streams(store, tmp_path):
+    clips = synthetic.pyskl_clips(20, seed=4)  # float32 noise: nearly every value distinct
+    store.ingest(synthetic.pyskl_pickle(tmp_path / "clips.pkl", clips), dataset="ntu")
+    encodings = _encodings(store.root / "keypoints/dataset=ntu")
+    assert "BYTE_STREAM_SPLIT" in encodings["x"] and "BYTE_STREAM_SPLIT" in encodings["score"]
+    assert "BYTE_STREAM_SPLIT" not in encodings["joint"]
+    got = pl.scan_parquet(str(store.root / "keypoints"), hive_partitioning=True)
+    total = sum(float(c["keypoint"][..., 0].astype(np.float64).sum()) for c in clips)
+    assert got.select(pl.col("x").cast(pl.Float64).sum()).collect().item() == pytest.approx(total)
+
+
+@pytest.mark.real
+def test_pixel_coordinates_are_written_as_dictionary_pages(store):
+    path = real_dir("coco_keypoints") / "hrnetpe_person_keypoints_train2017.json"
+    store.ingest(path, dataset="hrnet")  # integer pixels: a few hundred distinct values
+    encodings = _encodings(store.root / "keypoints/dataset=hrnet")
+    assert "RLE_DICTIONARY" in encodings["x"] and "BYTE_STREAM_SPLIT" not in encodings["x"]
+
+
+def _encodings(folder) -> dict[str, set]:
+    """Parquet page encodings per column, over every part under ``folder``."""
+    out: dict[str, set] = {}
+    for path in folder.rglob("*.parquet"):
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            for c in map(meta.row_group(g).column, range(meta.num_columns)):
+                out.setdefault(c.path_in_schema, set()).update(c.encodings)
+    return out
 
 
 def test_scan_and_sql_agree(store, tmp_path):

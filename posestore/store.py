@@ -715,7 +715,8 @@ def _write(path: Path, table: pa.Table) -> None:
         path,
         compression="zstd",
         store_schema=False,
-        use_dictionary=[n for n in table.column_names if n not in split],
+        # a list of names would miss nested leaves (polygons.list.element.list.element)
+        use_dictionary=[n for n in table.column_names if n not in split] if split else True,
         column_encoding=dict.fromkeys(split, "BYTE_STREAM_SPLIT") or None,
     )
     _fsync(path)

@@ -84,6 +84,8 @@ def test_pixel_coordinates_are_written_as_dictionary_pages(store):
     store.ingest(path, dataset="hrnet")  # integer pixels: a few hundred distinct values
     encodings = _encodings(store.root / "keypoints/dataset=hrnet")
     assert "RLE_DICTIONARY" in encodings["x"] and "BYTE_STREAM_SPLIT" not in encodings["x"]
+    outlines = _encodings(store.root / "instances/dataset=hrnet")
+    assert "RLE_DICTIONARY" in outlines["polygons.list.element.list.element"]
 
 
 def _encodings(folder) -> dict[str, set]:

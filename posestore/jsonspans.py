@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import orjson
@@ -53,11 +53,14 @@ class _KeyArrays:
 
     def joined(self) -> _KeyArrays:
         """The pieces as one array per field (the per-stretch pieces are dropped)."""
-        for name in ("depth", "starts", "ends", "lists", "tokens", "values", "is_float"):
+        for name in _FIELDS:
             parts = getattr(self, name)
             if len(parts) != 1:
                 setattr(self, name, [np.concatenate(parts)])
         return self
+
+
+_FIELDS = tuple(f.name for f in fields(_KeyArrays))
 
 
 class NumericArrays:
@@ -76,10 +79,7 @@ class NumericArrays:
 
     def add(self, key: int, depth, starts, ends, lists, tokens, values, is_float) -> None:
         part = self._by_key[self.keys[key]]
-        for name, piece in zip(
-            ("depth", "starts", "ends", "lists", "tokens", "values", "is_float"),
-            (depth, starts, ends, lists, tokens, values, is_float),
-        ):
+        for name, piece in zip(_FIELDS, (depth, starts, ends, lists, tokens, values, is_float)):
             getattr(part, name).append(piece)
 
     def release_source(self, reload: Callable[[], bytes]) -> None:
@@ -226,8 +226,8 @@ def _find(c: np.ndarray, names: tuple[bytes, ...]):
     double[after < n] = c[after[after < n]] == 93
     ends_flat, ends_nested = closes + 1, after[double] + 1
     end = np.zeros(len(start), dtype=np.int64)
-    for sel, candidates, opens in ((~nested, ends_flat, start), (nested, ends_nested, start)):
-        i = np.searchsorted(candidates, opens[sel])
+    for sel, candidates in ((~nested, ends_flat), (nested, ends_nested)):
+        i = np.searchsorted(candidates, start[sel])
         got = i < len(candidates)
         end[np.flatnonzero(sel)[got]] = candidates[i[got]]
     keep = end > 0

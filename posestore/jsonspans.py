@@ -250,8 +250,7 @@ def _nesting_ok(c: np.ndarray, start: np.ndarray, end: np.ndarray, depth: np.nda
     brackets = np.flatnonzero((c == 91) | (c == 93))
     lo, hi = np.searchsorted(brackets, start), np.searchsorted(brackets, end)
     count = hi - lo  # at least 2: start is a '[', end - 1 a ']'
-    first = np.zeros(len(count), dtype=np.int64)
-    np.cumsum(count[:-1], out=first[1:])
+    first = _offsets(count)[:-1]
     at = np.repeat(lo - first, count) + np.arange(int(count.sum()))
     level = np.cumsum(np.where(c[brackets[at]] == 91, 1, -1))
     level -= np.repeat(level[first] - 1, count)  # 1 after each array's opening bracket
@@ -351,9 +350,7 @@ def _parse_chunk(
     if commas != np.maximum(tokens_per_list - 1, 0).sum() + between_lists:
         return None
 
-    lengths = (t1 - t0).astype(np.int32)
-    offsets = np.zeros(len(t0) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = _offsets(t1 - t0, np.int32)  # Arrow's string offsets
     is_float = _number_kinds(c, inside, t0, t1)
     if is_float is None:
         return None
@@ -406,7 +403,8 @@ def _number_kinds(c: np.ndarray, inside: np.ndarray, t0: np.ndarray, t1: np.ndar
     return is_float
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
+def _offsets(counts: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """Where each run starts, and the total at the end: ``[0, c0, c0 + c1, ...]``."""
+    out = np.zeros(len(counts) + 1, dtype=dtype)
     np.cumsum(counts, out=out[1:])
     return out

@@ -199,26 +199,84 @@ def as_json_numbers(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarr
     """
     values = np.asarray(values, dtype=np.float64)
     out = values.astype(object)
-    integral = (
-        np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < _MAX_EXACT_INT)
-    )
-    make_int = integral & ~np.asarray(as_float, dtype=bool)
+    make_int = _writes_as_int(values, as_float)
     if make_int.any():
         out[make_int] = values[make_int].astype(np.int64)
     return out
 
 
-def split_by_offsets(flat: np.ndarray, offsets: np.ndarray) -> list:
-    """Nested Python lists from a flat object array and record offsets."""
+def _writes_as_int(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarray:
+    """Per value: written as an int token (integral, exact as an int, and not ``as_float``)."""
+    integral = (
+        np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < _MAX_EXACT_INT)
+    )
+    return integral & ~np.broadcast_to(np.asarray(as_float, dtype=bool), integral.shape)
+
+
+def json_arrays(values: np.ndarray, offsets: np.ndarray, as_float: np.ndarray | bool) -> list:
+    """Per record, its values in a form ``orjson`` (``OPT_SERIALIZE_NUMPY``) writes as the
+    right JSON list: record ``r`` holds ``values[offsets[r]:offsets[r + 1]]``, each an int
+    where integral and not ``as_float``, else a float (NaN is ``null``).
+
+    A record whose tokens are all ints is an int64 view, one whose tokens are all floats
+    a view of ``values`` (float32 prints by its shortest repr); only a record mixing the
+    two is written to text here (an ``orjson.Fragment``). No Python object per value.
+    """
+    values = np.ascontiguousarray(values).ravel()
+    offsets = np.asarray(offsets, dtype=np.int64)
     if len(offsets) <= 1:
         return []
+    if values.dtype == np.float32 and (np.abs(values) >= 2.0**24).any():
+        values = f32_as_f64(values)  # such a float32 integer is not the value its repr says
+    if np.all(as_float):
+        return _views(values, offsets)
+    make_int = _writes_as_int(values, as_float)
     lengths = np.diff(offsets)
-    if len(lengths) and (lengths == lengths[0]).all():
-        width = int(lengths[0])
-        if width == 0:
-            return [[] for _ in range(len(lengths))]
-        return flat[offsets[0] : offsets[-1]].reshape(-1, width).tolist()
-    return [
-        part.tolist()
-        for part in np.split(flat[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0])
-    ]
+    running = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(make_int, out=running[1:])
+    ints = running[offsets[1:]] - running[offsets[:-1]]  # int tokens per record
+    all_int = (ints == lengths) & (lengths > 0)
+    if not all_int.any():
+        out = _views(values, offsets)
+    elif all_int.all():
+        out = _views(values.astype(np.int64), offsets)
+    else:
+        as_ints = _views(np.where(make_int, values, 0).astype(np.int64), offsets)
+        out = [i if a else f for i, f, a in zip(as_ints, _views(values, offsets), all_int.tolist())]
+    mixed = np.flatnonzero((ints > 0) & (ints < lengths))
+    if len(mixed):
+        sizes = lengths[mixed]
+        sub = np.zeros(len(mixed) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=sub[1:])
+        take = np.repeat(offsets[mixed] - sub[:-1], sizes) + np.arange(sub[-1])
+        texts = _list_texts(values[take], make_int[take], sub)
+        for r, text in zip(mixed.tolist(), texts):
+            out[r] = orjson.Fragment(text)
+    return out
+
+
+def _views(values: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    lengths = np.diff(offsets)
+    if len(lengths) and (lengths == lengths[0]).all() and lengths[0] > 0:
+        return list(values[offsets[0] : offsets[-1]].reshape(-1, int(lengths[0])))
+    return np.split(values[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0])
+
+
+def _list_texts(values: np.ndarray, make_int: np.ndarray, offsets: np.ndarray) -> list[bytes]:
+    """``[t, …]`` per record (record ``r``: ``values[offsets[r]:offsets[r + 1]]``), each token
+    written by ``orjson`` in one call, then ``.0`` cut from the ones ``make_int`` marks."""
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    b = np.frombuffer(text, dtype=np.uint8)
+    bounds = np.flatnonzero(_SEPARATOR[b])  # token k is b[bounds[k] + 1 : bounds[k + 1]]
+    ends = bounds[1:][make_int]
+    if not ((b[ends - 2] == ord(".")) & (b[ends - 1] == ord("0"))).all():
+        raise AssertionError("orjson wrote an integral float below 2**53 without '.0'")
+    keep = np.ones(len(b), dtype=bool)
+    keep[ends - 1] = False
+    keep[ends - 2] = False
+    shift = np.zeros(len(bounds), dtype=np.int64)
+    shift[1:] = 2 * np.cumsum(make_int)
+    raw, bounds = b[keep].tobytes(), bounds - shift
+    starts = (bounds[offsets[:-1]] + 1).tolist()
+    stops = bounds[offsets[1:]].tolist()
+    return [b"[" + raw[s:e] + b"]" if e > s else b"[]" for s, e in zip(starts, stops)]

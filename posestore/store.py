@@ -189,16 +189,20 @@ class Store:
             return schema.empty(table)
         if image_ids is None:
             return pa.concat_tables(schema.conform(table, pq.read_table(f)) for f in files)
-        # a selection: DuckDB scans the parts in parallel and keeps only the selected rows,
-        # in stored order, so memory follows the selection, not the split
+        # a selection: DuckDB scans the parts (one row group per thread) and keeps only the
+        # selected rows, so memory follows the selection, not the split; a parallel join
+        # does not keep row order, so the rows are put back in stored order
         con = self.connection
         con.register("_selected_images", pa.table({"image_id": image_ids.cast(pa.int64())}))
         listing = ", ".join("'" + _sql_str(str(f)) + "'" for f in files)
+        by_file = len(files) > 1  # sorting by name too costs a tenth of a second on 440k rows
+        extra = "filename, file_row_number" if by_file else "file_row_number"
         try:
             rows = arrow_table(
                 con.sql(
-                    f"SELECT * FROM read_parquet([{listing}]) "
-                    "WHERE image_id IN (SELECT image_id FROM _selected_images)"
+                    f"SELECT * EXCLUDE ({extra}) "
+                    f"FROM read_parquet([{listing}], filename = {by_file}, file_row_number = true) "
+                    f"WHERE image_id IN (SELECT image_id FROM _selected_images) ORDER BY {extra}"
                 )
             )
         finally:
@@ -718,8 +722,18 @@ def _write(path: Path, table: pa.Table) -> None:
         # a list of names would miss nested leaves (polygons.list.element.list.element)
         use_dictionary=[n for n in table.column_names if n not in split] if split else True,
         column_encoding=dict.fromkeys(split, "BYTE_STREAM_SPLIT") or None,
+        row_group_size=_row_group_rows(table),
     )
     _fsync(path)
+
+
+def _row_group_rows(table: pa.Table, target: int = 32 << 20) -> int:
+    """Rows per row group: about ``target`` bytes of Arrow data each, between 8k and 1Mi
+    rows. DuckDB scans one row group per thread, so a part of a few hundred thousand
+    heavy rows (instances with their polygons) must not be one group: at full COCO
+    scale that halved the read of a 10% selection of instances (0.48 s → 0.22 s)."""
+    per_row = table.nbytes / max(len(table), 1)
+    return int(min(max(target / max(per_row, 1.0), 8192), 1 << 20))
 
 
 def _byte_stream_columns(table: pa.Table, sample: int = 1 << 17) -> list[str]:

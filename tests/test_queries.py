@@ -117,6 +117,28 @@ def test_where_subset_equals_the_source_filtered_by_hand(coco_val, tmp_path):
     assert differences(expected, json.loads(out.read_bytes())) == []
 
 
+@pytest.mark.real
+def test_subset_keeps_source_order_when_parts_have_many_row_groups(store, tmp_path, monkeypatch):
+    """DuckDB reads row groups in parallel and its join does not keep order: the reader must."""
+    import pyarrow.parquet as pq
+
+    from posestore import store as store_module
+
+    monkeypatch.setattr(store_module, "_row_group_rows", lambda table: 7)
+    path = real_dir("coco_keypoints") / "person_keypoints_val2017.json"
+    store.ingest(path, dataset="val")
+    (part,) = (store.root / "instances").rglob("*.parquet")
+    assert pq.ParquetFile(part).metadata.num_row_groups > 10
+    doc = json.loads(path.read_bytes())
+    (out,) = store.export("val", tmp_path / "third.json", where="image_id % 3 = 1")
+    expected = {
+        **doc,
+        "images": [im for im in doc["images"] if im["id"] % 3 == 1],
+        "annotations": [a for a in doc["annotations"] if a["image_id"] % 3 == 1],
+    }
+    assert differences(expected, json.loads(out.read_bytes())) == []
+
+
 def _yolo_expected(doc: dict) -> dict[str, list[list[float]]]:
     """YOLO label lines computed from the COCO JSON with plain Python."""
     size = {im["id"]: (im["width"], im["height"]) for im in doc["images"]}

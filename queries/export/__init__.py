@@ -5,7 +5,6 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
-import orjson
 import pyarrow as pa
 
 from posestore import schema
@@ -251,7 +250,7 @@ def _write_fashionai(
 
 
 def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress) -> list[Path]:
-    from .coco import coco_document, write_coco
+    from .coco import coco_json, write_coco
 
     native = meta.get("format") == "coco"
     split_meta = meta.get("splits", {}) if native else {}
@@ -264,7 +263,7 @@ def _write_coco(parts: dict[str, schema.Tables], meta: dict, out: Path, progress
             progress(f"writing {split}", -1, -1)
         rel = split_meta.get(split, {}).get("path") if native else None
         rel = rel or f"{split}.json"
-        documents[rel] = orjson.dumps(coco_document(tables, split_meta.get(split)))
+        documents[rel] = coco_json(tables, split_meta.get(split))
     if out.suffix.lower() == ".zip":
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -2,8 +2,9 @@
 
 Numbers come back in their file's style (``posestore.jsonnum``), fields the
 source lacked stay absent, and whatever the columns cannot say is taken from
-``attributes``. Columns become Python lists in bulk; the only Python loops are
-over records, to assemble the dicts ``orjson`` serialises.
+``attributes``. The numeric arrays (keypoints, polygons) go to ``orjson`` as
+NumPy views of the columns (``jsonnum.json_arrays``), never as Python numbers;
+the only Python loops are over records, to assemble the dicts around them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ _TOP_SECTIONS = ("images", "annotations", "categories")
 
 
 def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict:
-    """The COCO document for one split's tables.
+    """The COCO document for one split's tables, for ``orjson.dumps`` with
+    ``OPT_SERIALIZE_NUMPY`` (its keypoint and polygon lists are NumPy views or
+    ``orjson.Fragment``s, see ``jsonnum.json_arrays``; ``coco_json`` writes it).
 
     ``split_meta`` is the split's entry of the dataset metadata (``top``,
     ``key_order``, ``styles``, ``category_ids``); without it, a plain COCO
@@ -128,11 +131,16 @@ def _fill(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return table.set_column(i, name, column)
 
 
+def coco_json(tables: schema.Tables, split_meta: dict | None = None) -> bytes:
+    """One split's tables as COCO JSON text."""
+    return orjson.dumps(coco_document(tables, split_meta), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def write_coco(tables: schema.Tables, out: str | Path, split_meta: dict | None = None) -> Path:
     """Write one split's tables as a COCO JSON file; returns the path written."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps(coco_document(tables, split_meta)))
+    out.write_bytes(coco_json(tables, split_meta))
     return out
 
 
@@ -145,11 +153,24 @@ def _records(
 ) -> list[dict]:
     """Dicts from a table: non-null mapped columns, extra ready columns, then attributes on top."""
     columns = dict(extra or {})
+    missing = {}  # per key: the records where it is null, to leave it out of
     for key in _ordered_names(mapping, order):
-        columns.setdefault(key, table.column(mapping[key]).to_pylist())
-    keys = [k for k in _ordered_names({**mapping, **columns}, order) if k in columns]
-    rows = zip(*(columns[k] for k in keys))
-    records = [{k: v for k, v in zip(keys, row) if v is not None} for row in rows]
+        if key not in columns:
+            column = table.column(mapping[key])
+            columns[key] = column.to_pylist()
+            missing[key] = column.is_null().to_numpy(zero_copy_only=False)
+    for key, values in columns.items():
+        if key not in missing:
+            missing[key] = np.fromiter((v is None for v in values), bool, len(values))
+    keys = [
+        k
+        for k in _ordered_names({**mapping, **columns}, order)
+        if k in columns and not missing[k].all()
+    ]
+    records = [dict(zip(keys, row)) for row in zip(*(columns[k] for k in keys))]
+    for key in keys:
+        for i in np.flatnonzero(missing[key]).tolist():
+            del records[i][key]
     _apply_attributes(records, table.column("attributes"))
     return records
 
@@ -201,9 +222,10 @@ def _bbox(inst: pa.Table, style: str | None) -> list:
     xywh = np.stack(
         [inst[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in names], axis=1
     )
-    valid = pc.is_valid(inst["bbox_x"]).to_numpy(zero_copy_only=False)
-    rows = _numbers(xywh, style).tolist()
-    return [r if ok else None for r, ok in zip(rows, valid)]
+    valid = pc.is_valid(inst["bbox_x"]).to_numpy(zero_copy_only=False).tolist()
+    offsets = np.arange(0, xywh.size + 1, 4)
+    boxes = jsonnum.json_arrays(xywh, offsets, style == jsonnum.FLOAT)
+    return [box if ok else None for box, ok in zip(boxes, valid)]
 
 
 def _segmentation(inst: pa.Table, style: str | None) -> list:
@@ -212,14 +234,14 @@ def _segmentation(inst: pa.Table, style: str | None) -> list:
     kind = inst["segmentation_type"].to_numpy(zero_copy_only=False)
     is_poly = kind == "polygons"
     if is_poly.any():
-        polys = inst["polygons"].combine_chunks().filter(pa.array(is_poly))
-        outer = np.asarray(polys.offsets, dtype=np.int64)
-        inner_arr = polys.values
-        inner = np.asarray(inner_arr.offsets, dtype=np.int64)
-        flat = inner_arr.values.to_numpy(zero_copy_only=False)
-        rings = jsonnum.split_by_offsets(_numbers(flat, style), inner)
-        for k, i in enumerate(np.flatnonzero(is_poly)):
-            out[i] = rings[outer[k] : outer[k + 1]]
+        polys = inst["polygons"].combine_chunks()
+        outer = np.asarray(polys.offsets, dtype=np.int64)  # a row's rings; none when null
+        rings = polys.values
+        inner = np.asarray(rings.offsets, dtype=np.int64)
+        flat = rings.values.to_numpy(zero_copy_only=False)
+        lists = jsonnum.json_arrays(flat, inner, style == jsonnum.FLOAT)
+        for i in np.flatnonzero(is_poly).tolist():
+            out[i] = lists[outer[i] : outer[i + 1]]
     rle = np.flatnonzero((kind == "rle") | (kind == "rle_compressed"))
     if len(rle):
         sizes = inst["rle_size"].to_pylist()
@@ -233,7 +255,6 @@ def _segmentation(inst: pa.Table, style: str | None) -> list:
 
 def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) -> list:
     """Each instance's ``[x, y, v, …]`` list, joined from the keypoints table in bulk."""
-    n = len(inst)
     joints = inst["num_joints"]
     has = pc.is_valid(joints).to_numpy(zero_copy_only=False)
     per = np.where(has, joints.to_numpy(zero_copy_only=False), 0).astype(np.int64)
@@ -241,26 +262,25 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     ids = inst["instance_id"].to_numpy()
     kp_ids = keypoints["instance_id"].to_numpy()
     pos = schema.positions(ids, kp_ids)
+    rows: np.ndarray | slice = slice(None)  # as stored (instance order, then joint order)
     if len(kp_ids):
         frame = keypoints["frame"].to_numpy()
+        joint = keypoints["joint"].to_numpy().astype(np.int64)
         keep = (ids[pos] == kp_ids) & (frame == 0)
-        order = np.lexsort((keypoints["joint"].to_numpy()[keep], pos[keep]))
-        rows = np.flatnonzero(keep)[order]
-    else:
-        rows = np.zeros(0, dtype=np.int64)
-    if len(rows) != per.sum():
+        key = pos * (int(joint.max()) + 1) + joint
+        if not (keep.all() and (key[1:] > key[:-1]).all()):
+            rows = np.flatnonzero(keep)[np.argsort(key[keep], kind="stable")]
+    count = len(kp_ids) if isinstance(rows, slice) else len(rows)
+    if count != per.sum():
         raise ValueError(
-            f"keypoints rows ({len(rows)}) disagree with instances.num_joints ({per.sum()})"
+            f"keypoints rows ({count}) disagree with instances.num_joints ({per.sum()})"
         )
-    x = jsonnum.f32_as_f64(keypoints["x"].to_numpy(zero_copy_only=False)[rows])
-    y = jsonnum.f32_as_f64(keypoints["y"].to_numpy(zero_copy_only=False)[rows])
-    vis_col = keypoints["visibility"].combine_chunks().take(pa.array(rows))
-    v = vis_col.to_numpy(zero_copy_only=False).astype(np.float64)
-    v = np.nan_to_num(v)
-    xyv = np.empty((len(rows), 3), dtype=object)
-    xyv[:, 0] = _numbers(x, coord_style)
-    xyv[:, 1] = _numbers(y, coord_style)
-    xyv[:, 2] = _numbers(v, vis_style)
+    xyv = np.empty((count, 3), dtype=np.float32)
+    xyv[:, 0] = keypoints["x"].to_numpy(zero_copy_only=False)[rows]
+    xyv[:, 1] = keypoints["y"].to_numpy(zero_copy_only=False)[rows]
+    vis = keypoints["visibility"].to_numpy(zero_copy_only=False)[rows]
+    xyv[:, 2] = np.nan_to_num(vis.astype(np.float32))
+    as_float = np.array([coord_style, coord_style, vis_style]) == jsonnum.FLOAT
     offsets = np.concatenate(([0], np.cumsum(per * 3)))
-    lists = jsonnum.split_by_offsets(xyv.ravel(), offsets)
-    return [lst if ok else None for lst, ok in zip(lists, has)] if n else []
+    lists = jsonnum.json_arrays(xyv, offsets, np.tile(as_float, count))
+    return [lst if ok else None for lst, ok in zip(lists, has.tolist())]

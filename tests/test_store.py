@@ -12,6 +12,7 @@ import time
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import real_dir
@@ -221,3 +222,29 @@ def test_default_store_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("POSESTORE_STORE", str(tmp_path / "envstore"))
     s = posestore.open()
     assert s.root == tmp_path / "envstore" and s.root.is_dir()
+
+
+@pytest.mark.parametrize(
+    "row_numbers",
+    [
+        [5, 6, 7, 0, 1, 2, 3, 4],
+        [0, 2, 4, 1, 3],
+        [3, 2, 1, 0],
+        [0, 1, 2],
+        [],
+        list(range(300, 400)) + list(range(100)) + list(range(100, 300)),
+        [(k * 7919) % 20011 for k in range(20011)],
+    ],
+    ids=["runs", "interleaved", "descending", "in order", "empty", "long ranges", "scattered"],
+)
+def test_selected_rows_come_back_in_stored_order(row_numbers):
+    """A parallel DuckDB join interleaves its threads' runs; the reader puts them back."""
+    rows = pa.table(
+        {
+            "_place": pa.array(row_numbers, pa.int64()),
+            "value": pa.array([f"row {n}" for n in row_numbers], pa.string()),
+        }
+    )
+    back = store_module._in_stored_order(rows)
+    assert back.column_names == ["value"]
+    assert back["value"].to_pylist() == [f"row {n}" for n in sorted(row_numbers)]

@@ -205,6 +205,13 @@ def as_json_numbers(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarr
     return out
 
 
+def run_offsets(counts: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """Where each run starts, and the total at the end: ``[0, c0, c0 + c1, ...]``."""
+    out = np.zeros(len(counts) + 1, dtype=dtype)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
 def _writes_as_int(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarray:
     """Per value: written as an int token (integral, exact as an int, and not ``as_float``)."""
     integral = (
@@ -232,8 +239,7 @@ def json_arrays(values: np.ndarray, offsets: np.ndarray, as_float: np.ndarray | 
         return _views(values, offsets)
     make_int = _writes_as_int(values, as_float)
     lengths = np.diff(offsets)
-    running = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(make_int, out=running[1:])
+    running = run_offsets(make_int)
     ints = running[offsets[1:]] - running[offsets[:-1]]  # int tokens per record
     all_int = (ints == lengths) & (lengths > 0)
     if not all_int.any():
@@ -246,8 +252,7 @@ def json_arrays(values: np.ndarray, offsets: np.ndarray, as_float: np.ndarray | 
     mixed = np.flatnonzero((ints > 0) & (ints < lengths))
     if len(mixed):
         sizes = lengths[mixed]
-        sub = np.zeros(len(mixed) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=sub[1:])
+        sub = run_offsets(sizes)
         take = np.repeat(offsets[mixed] - sub[:-1], sizes) + np.arange(sub[-1])
         texts = _list_texts(values[take], make_int[take], sub)
         for r, text in zip(mixed.tolist(), texts):
@@ -274,9 +279,7 @@ def _list_texts(values: np.ndarray, make_int: np.ndarray, offsets: np.ndarray) -
     keep = np.ones(len(b), dtype=bool)
     keep[ends - 1] = False
     keep[ends - 2] = False
-    shift = np.zeros(len(bounds), dtype=np.int64)
-    shift[1:] = 2 * np.cumsum(make_int)
-    raw, bounds = b[keep].tobytes(), bounds - shift
+    raw, bounds = b[keep].tobytes(), bounds - 2 * run_offsets(make_int)
     starts = (bounds[offsets[:-1]] + 1).tolist()
     stops = bounds[offsets[1:]].tolist()
     return [b"[" + raw[s:e] + b"]" if e > s else b"[]" for s, e in zip(starts, stops)]

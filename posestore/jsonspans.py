@@ -98,12 +98,12 @@ class NumericArrays:
         if (part.depth[0] != depth).any():
             return None
         values, is_float = part.values[0], part.is_float[0]
-        list_offsets = _offsets(part.tokens[0])
+        list_offsets = jsonnum.run_offsets(part.tokens[0])
         arrow: pa.Array = pa.ListArray.from_arrays(pa.array(list_offsets), pa.array(values))
         if depth == 1:
             offsets = list_offsets
         else:
-            outer = _offsets(part.lists[0])
+            outer = jsonnum.run_offsets(part.lists[0])
             arrow = pa.ListArray.from_arrays(pa.array(outer), arrow)
             offsets = list_offsets[outer]
         return jsonnum.NumberColumn(
@@ -250,7 +250,7 @@ def _nesting_ok(c: np.ndarray, start: np.ndarray, end: np.ndarray, depth: np.nda
     brackets = np.flatnonzero((c == 91) | (c == 93))
     lo, hi = np.searchsorted(brackets, start), np.searchsorted(brackets, end)
     count = hi - lo  # at least 2: start is a '[', end - 1 a ']'
-    first = _offsets(count)[:-1]
+    first = jsonnum.run_offsets(count)[:-1]
     at = np.repeat(lo - first, count) + np.arange(int(count.sum()))
     level = np.cumsum(np.where(c[brackets[at]] == 91, 1, -1))
     level -= np.repeat(level[first] - 1, count)  # 1 after each array's opening bracket
@@ -350,7 +350,7 @@ def _parse_chunk(
     if commas != np.maximum(tokens_per_list - 1, 0).sum() + between_lists:
         return None
 
-    offsets = _offsets(t1 - t0, np.int32)  # Arrow's string offsets
+    offsets = jsonnum.run_offsets(t1 - t0, np.int32)  # Arrow's string offsets
     is_float = _number_kinds(c, inside, t0, t1)
     if is_float is None:
         return None
@@ -401,10 +401,3 @@ def _number_kinds(c: np.ndarray, inside: np.ndarray, t0: np.ndarray, t1: np.ndar
     is_float[np.searchsorted(t0, dots, "right") - 1] = True
     is_float[np.searchsorted(t0, exponents, "right") - 1] = True
     return is_float
-
-
-def _offsets(counts: np.ndarray, dtype=np.int64) -> np.ndarray:
-    """Where each run starts, and the total at the end: ``[0, c0, c0 + c1, ...]``."""
-    out = np.zeros(len(counts) + 1, dtype=dtype)
-    np.cumsum(counts, out=out[1:])
-    return out

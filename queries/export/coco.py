@@ -281,6 +281,6 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     vis = keypoints["visibility"].to_numpy(zero_copy_only=False)[rows]
     xyv[:, 2] = np.nan_to_num(vis.astype(np.float32))
     as_float = np.array([coord_style, coord_style, vis_style]) == jsonnum.FLOAT
-    offsets = np.concatenate(([0], np.cumsum(per * 3)))
+    offsets = jsonnum.run_offsets(per * 3)
     lists = jsonnum.json_arrays(xyv, offsets, np.tile(as_float, count))
     return [lst if ok else None for lst, ok in zip(lists, has.tolist())]

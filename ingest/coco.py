@@ -700,9 +700,7 @@ def _take_into(arr: pa.ListArray, idx: np.ndarray, n: int) -> pa.ListArray:
     """
     lengths = np.zeros(n, dtype=np.int32)
     lengths[idx] = np.diff(arr.offsets.to_numpy())
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    offsets += arr.offsets[0].as_py()
+    offsets = jsonnum.run_offsets(lengths, np.int32) + arr.offsets[0].as_py()
     absent = np.ones(n, dtype=bool)
     absent[idx] = False
     return pa.ListArray.from_arrays(
@@ -761,7 +759,7 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
 
     per = lengths // 3
     inst_rows = idx[joint_record]
-    starts = np.concatenate(([0], np.cumsum(per)[:-1]))
+    starts = jsonnum.run_offsets(per)[:-1]
     joint = np.arange(len(joint_record)) - np.repeat(starts, per)
     keypoints = still_keypoints(
         dataset, split, img[inst_rows], ids[inst_rows], joint, xyv,

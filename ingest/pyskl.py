@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import pyjson, safe_pickle, schema
+from posestore import jsonnum, pyjson, safe_pickle, schema
 from posestore.errors import SourceError
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
 
@@ -371,7 +371,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
     frames_per_clip = np.array(frame_counts, dtype=np.int64)
     # frames: one row per frame of every clip of the batch
     f_clip = np.repeat(clip_idx, frames_per_clip)
-    f_start = np.concatenate(([0], np.cumsum(frames_per_clip)[:-1]))
+    f_start = jsonnum.run_offsets(frames_per_clip)[:-1]
     f_frame = np.arange(len(f_clip)) - np.repeat(f_start, frames_per_clip)
     counts = np.zeros(len(f_clip), dtype=np.int32)
 
@@ -408,7 +408,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             )
         # index columns from (instance, frame) pairs, each repeated V times: no per-row division
         row_inst = np.repeat(np.arange(n_inst, dtype=np.int32), rows_per_inst)
-        inst_frame_start = np.concatenate(([0], np.cumsum(inst_t)[:-1]))
+        inst_frame_start = jsonnum.run_offsets(inst_t)[:-1]
         pair_frame = (
             np.arange(int(inst_t.sum()), dtype=np.int32) - np.repeat(inst_frame_start, inst_t)
         ).astype(np.int32)
@@ -417,7 +417,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         if (inst_v == inst_v[0]).all():
             joint = np.tile(np.arange(inst_v[0], dtype=np.int16), len(pair_frame))
         else:
-            pair_start = np.concatenate(([0], np.cumsum(pair_v)[:-1]))
+            pair_start = jsonnum.run_offsets(pair_v)[:-1]
             joint = (np.arange(total) - np.repeat(pair_start, pair_v)).astype(np.int16)
         has_score = [s is not None for s in scores]
         if any(has_score) and not all(has_score):
@@ -627,7 +627,7 @@ class _KineticsClips:
             k_inst = np.repeat(inst_ids[sel], v)
             k_image = np.repeat(self.image_ids[inst_clip[sel]], v)
             k_frame = np.repeat(frame[sel], v)
-            starts = np.concatenate(([0], np.cumsum(v)[:-1]))
+            starts = jsonnum.run_offsets(v)[:-1]
             joint = np.arange(len(flat)) - np.repeat(starts, v)
             keypoints = schema.conform(
                 "keypoints",
@@ -654,9 +654,7 @@ class _KineticsClips:
         # frames: total_frames rows per clip, counting skeletons with a scored joint
         totals = np.array([self._total(i) for i in idx], dtype=np.int64)
         f_clip = np.repeat(idx, totals)
-        f_start = (
-            np.concatenate(([0], np.cumsum(totals)[:-1])) if len(idx) else np.zeros(0, np.int64)
-        )
+        f_start = jsonnum.run_offsets(totals)[:-1]
         f_frame = np.arange(len(f_clip)) - np.repeat(f_start, totals)
         pos = {c: k for k, c in enumerate(idx.tolist())}
         inst_row = (

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import pyjson, schema
+from posestore import jsonnum, pyjson, schema
 from posestore.errors import StoreError
 
 PROTOCOL = 4
@@ -146,7 +146,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
     sc_dtype = np.dtype(arrays.get("keypoint_score", "<f4"))
     coords_cast = coords.astype(kp_dtype)
     scores_cast = scores.astype(sc_dtype) if has_score else None
-    inst_start = np.concatenate(([0], np.cumsum(per_inst)[:-1]))
+    inst_start = jsonnum.run_offsets(per_inst)[:-1]
     clip_pos = np.searchsorted(image_ids, inst_image)
     first_inst = np.searchsorted(clip_pos, np.arange(len(images)))
     last_inst = np.searchsorted(clip_pos, np.arange(len(images)), side="right")
@@ -201,7 +201,7 @@ def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, obje
     xys = np.stack(
         [keypoints[a].to_numpy(zero_copy_only=False)[rows] for a in ("x", "y", "score")], axis=1
     )
-    inst_start = np.concatenate(([0], np.cumsum(per_inst)[:-1]))
+    inst_start = jsonnum.run_offsets(per_inst)[:-1]
     kp_dtype = np.dtype(arrays.get("kpfile_keypoint", "<f4"))
     extras = meta.get("kpfile_extra", {})
     direct = meta.get("kpfile_layout") == "direct"

@@ -144,9 +144,11 @@ class _Splits:
         self.codes = codes.astype(np.int8 if len(names) < 128 else np.int32)
         self.per_clip = per_clip
 
-    def column(self, clips: np.ndarray) -> pa.Array:
-        """The split column of rows belonging to ``clips`` (clip positions)."""
-        return schema.coded(self.codes[clips], self.names)
+    def column(self, clips: np.ndarray, repeats: np.ndarray | None = None) -> pa.Array:
+        """The split column of rows belonging to ``clips`` (clip positions), each clip's
+        row repeated ``repeats`` times when given (a repeat, not a gather per row)."""
+        codes = self.codes[clips]
+        return schema.coded(codes if repeats is None else np.repeat(codes, repeats), self.names)
 
 
 def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file: str) -> np.ndarray:
@@ -398,16 +400,15 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
     if n_inst:
         rows_per_inst = inst_t * inst_v
         total = int(rows_per_inst.sum())
-        coords = np.concatenate([k.reshape(-1, k.shape[-1]) for k in kps]).astype(
-            np.float32, copy=False
-        )
+        # kept in the source dtype (float16 for HRNet pickles) until each channel is cut out:
+        # one strided read straight into a contiguous float32 column, no float32 copy of all
+        coords = np.concatenate([k.reshape(-1, k.shape[-1]) for k in kps])
         channels = {k.shape[-1] for k in kps}
         if len(channels) > 1:
             raise SourceError(
                 file, f"annotations[{clip_of[0]}].keypoint", "clips mix 2D and 3D keypoints"
             )
         # index columns from (instance, frame) pairs, each repeated V times: no per-row division
-        row_inst = np.repeat(np.arange(n_inst, dtype=np.int32), rows_per_inst)
         inst_frame_start = jsonnum.run_offsets(inst_t)[:-1]
         pair_frame = (
             np.arange(int(inst_t.sum()), dtype=np.int32) - np.repeat(inst_frame_start, inst_t)
@@ -432,24 +433,27 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
         )
         columns = {
             "dataset": schema.constant(dataset, total),
-            "split": splits.column(inst_clip[row_inst]),
-            "image_id": image_ids[inst_clip[row_inst]],
-            "instance_id": inst_ids[row_inst],
+            "split": splits.column(inst_clip, rows_per_inst),
+            "image_id": np.repeat(image_ids[inst_clip], rows_per_inst),
+            "instance_id": np.repeat(inst_ids, rows_per_inst),
             "frame": frame,
             "joint": joint,
-            "x": coords[:, 0],
-            "y": coords[:, 1],
+            "x": coords[:, 0].astype(np.float32),
+            "y": coords[:, 1].astype(np.float32),
             "visibility": np.full(total, 2, dtype=np.int8),
         }
         if coords.shape[1] == 3:
-            columns["z"] = coords[:, 2]
+            columns["z"] = coords[:, 2].astype(np.float32)
         if score is not None:
             columns["score"] = score
         keypoints = schema.conform("keypoints", columns)
         # persons present in each frame: any joint scored (2D) or placed (3D)
         present = score > 0 if score is not None else np.any(coords != 0, axis=1)
-        person_frame = np.repeat(np.arange(len(pair_frame)), pair_v)  # (instance, frame) pairs
-        seen = np.bincount(person_frame[present], minlength=len(pair_frame)) > 0
+        if len(pair_v) and (pair_v == pair_v[0]).all() and pair_v[0]:
+            seen = present.reshape(len(pair_v), int(pair_v[0])).any(axis=1)
+        else:
+            person_frame = np.repeat(np.arange(len(pair_v)), pair_v)  # (instance, frame) pairs
+            seen = np.bincount(person_frame[present], minlength=len(pair_v)) > 0
         clip_pos = np.searchsorted(clip_idx, inst_clip)  # clip_idx is sorted
         frame_row = np.repeat(f_start[clip_pos], inst_t) + (
             np.arange(int(inst_t.sum())) - np.repeat(inst_frame_start, inst_t)
@@ -633,7 +637,7 @@ class _KineticsClips:
                 "keypoints",
                 {
                     "dataset": schema.constant(self.dataset, len(flat)),
-                    "split": self.splits.column(np.repeat(inst_clip[sel], v)),
+                    "split": self.splits.column(inst_clip[sel], v),
                     "image_id": k_image,
                     "instance_id": k_inst,
                     "frame": k_frame,

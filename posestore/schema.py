@@ -196,4 +196,15 @@ def conform(table: str, data: pa.Table | dict) -> pa.Table:
     missing = [f.name for f in schema if f.name not in data.column_names]
     for name in missing:
         data = data.append_column(schema.field(name), pa.nulls(len(data), schema.field(name).type))
-    return data.select(schema.names).cast(schema)
+    data = data.select(schema.names)
+    # dictionary-coded partition columns stay coded: a cast would spell out millions of strings
+    target = pa.schema(
+        [
+            f.with_type(data.schema.field(f.name).type)
+            if f.name in PARTITION_COLUMNS
+            and pa.types.is_dictionary(data.schema.field(f.name).type)
+            else f
+            for f in schema
+        ]
+    )
+    return data if data.schema == target else data.cast(target)

@@ -89,6 +89,51 @@ def test_pixel_coordinates_are_written_as_dictionary_pages(store):
     assert "RLE_DICTIONARY" in outlines["polygons.list.element.list.element"]
 
 
+@pytest.mark.real
+def test_float16_pose_columns_get_the_encodings_that_suit_them(store):
+    path = real_dir("pyskl") / "lzx_ntu60_hrnet.pkl"  # HRNet output kept as float16
+    store.ingest(path, dataset="lzx")
+    folder = store.root / "keypoints/dataset=lzx"
+    encodings = _encodings(folder)
+    # 3-5k distinct coordinates per 128k: byte streams; ~2k distinct scores: a dictionary
+    assert {"BYTE_STREAM_SPLIT"} <= encodings["x"] and {"BYTE_STREAM_SPLIT"} <= encodings["y"]
+    assert "RLE_DICTIONARY" in encodings["score"]
+    assert "DELTA_BINARY_PACKED" in encodings["instance_id"]
+    assert "DELTA_BINARY_PACKED" in encodings["image_id"]
+    assert "RLE_DICTIONARY" not in encodings["joint"]
+    for part in folder.rglob("*.parquet"):
+        group = pq.ParquetFile(part).metadata.row_group(0)
+        stats = {
+            group.column(i).path_in_schema: group.column(i).is_stats_set
+            for i in range(group.num_columns)
+        }
+        assert not stats["dataset"] and not stats["split"] and stats["instance_id"] and stats["x"]
+    # what other engines read back from those pages is what posestore's SQL sees
+    lf = pl.scan_parquet(str(store.root / "keypoints"), hive_partitioning=True)
+    polars_sums = (
+        lf.select(
+            pl.col("instance_id").sum(),
+            pl.col("joint").cast(pl.Int64).sum(),
+            pl.col("x").cast(pl.Float64).sum(),
+        )
+        .collect()
+        .row(0)
+    )
+    duck_sums = store.sql(
+        "SELECT sum(instance_id), sum(joint), sum(x::DOUBLE) FROM keypoints"
+    ).fetchall()[0]
+    assert polars_sums[:2] == duck_sums[:2] and polars_sums[2] == pytest.approx(duck_sums[2])
+
+
+@pytest.mark.parametrize("table", sorted(schema.SCHEMAS))
+def test_leaf_paths_name_every_parquet_column(table, tmp_path):
+    empty = schema.empty(table)
+    pq.write_table(empty, tmp_path / "t.parquet")
+    written = pq.ParquetFile(tmp_path / "t.parquet").schema
+    want = [written.column(i).path for i in range(len(written))]
+    assert [p for field in empty.schema for p in store_module._leaf_paths(field)] == want
+
+
 def _encodings(folder) -> dict[str, set]:
     """Parquet page encodings per column, over every part under ``folder``."""
     out: dict[str, set] = {}
@@ -248,3 +293,59 @@ def test_selected_rows_come_back_in_stored_order(row_numbers):
     back = store_module._in_stored_order(rows)
     assert back.column_names == ["value"]
     assert back["value"].to_pylist() == [f"row {n}" for n in sorted(row_numbers)]
+
+
+def test_background_writer_waits_only_for_unfinished_parts(monkeypatch, tmp_path):
+    """A big part still being written must not hold up the caller while the small parts
+    queued after it are done: that serialised the PYSKL writes (keypoints part, then
+    instances and frames parts, then the next keypoints part)."""
+    import threading
+
+    release = threading.Event()
+    big_finished = threading.Event()
+
+    def fake_write(path, table):
+        if path.name == "big":
+            release.wait(timeout=10)
+            big_finished.set()
+
+    monkeypatch.setattr(store_module, "_write", fake_write)
+    table = schema.empty("frames")
+    with store_module._BackgroundWriter(threads=2, waiting=2) as writer:
+        writer.write(tmp_path / "big", table)
+        for name in ("a", "b", "c", "d"):
+            writer.write(tmp_path / name, table)
+            time.sleep(0.05)  # let the small write finish before the next call counts it
+        assert not big_finished.is_set()  # four calls came back while it was still running
+        release.set()
+    assert big_finished.is_set()  # and leaving the block waited for it
+
+
+def test_conform_keeps_coded_partition_columns_and_casts_the_rest():
+    n = 5
+    table = pa.table(
+        {
+            "frame": pa.array(np.arange(n), pa.int64()),  # the schema says int32
+            "split": schema.constant("train", n),
+            "dataset": schema.constant("ntu", n),
+            "image_id": np.arange(n),
+        }
+    )
+    got = schema.conform("frames", table)
+    assert got.column_names == schema.SCHEMAS["frames"].names
+    assert pa.types.is_dictionary(got["split"].type) and pa.types.is_dictionary(got["dataset"].type)
+    assert got["frame"].type == schema.SCHEMAS["frames"].field("frame").type
+    assert got["split"].to_pylist() == ["train"] * n
+    assert got["num_instances"].null_count == n
+    plain = schema.conform(
+        "frames",
+        got.cast(
+            pa.schema(
+                [
+                    f.with_type(pa.string()) if f.name in ("dataset", "split") else f
+                    for f in got.schema
+                ]
+            )
+        ),
+    )
+    assert plain["split"].type == pa.string()

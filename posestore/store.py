@@ -192,13 +192,18 @@ class Store:
         # a selection: DuckDB scans the parts (a row group per thread) and keeps only the
         # selected rows, so memory follows the selection, not the split; each row carries
         # its place in the store (file, then row) to be put back in stored order
+        # (the folder's dataset and split come back as coded constants, not as a string per row)
         con = self.connection
         con.register("_selected_images", pa.table({"image_id": image_ids.cast(pa.int64())}))
         listing = ", ".join("'" + _sql_str(str(f)) + "'" for f in files)
+        known = {"dataset": dataset, "split": split}
+        known = {
+            k: v for k, v in known.items() if v is not None and k in schema.SCHEMAS[table].names
+        }
         try:
             rows = arrow_table(
                 con.sql(
-                    "SELECT * EXCLUDE (filename, file_row_number), "
+                    f"SELECT * EXCLUDE (filename, file_row_number{''.join(', ' + k for k in known)}), "
                     f"list_position([{listing}], filename) * {1 << 40} + file_row_number AS _place "
                     f"FROM read_parquet([{listing}], filename = true, file_row_number = true) "
                     "WHERE image_id IN (SELECT image_id FROM _selected_images)"
@@ -206,7 +211,10 @@ class Store:
             )
         finally:
             con.unregister("_selected_images")
-        return schema.conform(table, _in_stored_order(rows))
+        rows = _in_stored_order(rows)
+        for name, value in known.items():
+            rows = rows.append_column(name, schema.constant(value, len(rows)))
+        return schema.conform(table, rows)
 
     # -- ingest ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import real_dir
@@ -351,3 +352,19 @@ def test_conform_keeps_coded_partition_columns_and_casts_the_rest():
         ),
     )
     assert plain["split"].type == pa.string()
+
+
+@pytest.mark.real
+def test_a_selection_reads_the_same_rows_as_the_whole_split(store):
+    store.ingest(real_dir("pyskl") / "lzx_ntu60_hrnet.pkl", dataset="lzx")
+    for split in store.dataset_info("lzx")["metadata"]["splits"]:
+        images = store._read("images", "lzx", split)
+        ids = images["image_id"].filter(pc.equal(pc.bit_wise_and(images["image_id"], 1), 1))
+        assert 0 < len(ids) < len(images)
+        for table in schema.SPLIT_TABLES:
+            whole = store._read(table, "lzx", split)
+            want = whole.filter(pc.is_in(whole["image_id"], ids))
+            got = store._read(table, "lzx", split, ids)
+            assert got.column_names == want.column_names
+            assert got["split"].to_pylist() == [split] * len(want)
+            assert got.to_pylist() == want.to_pylist(), table

@@ -1,7 +1,8 @@
 """posestore next to its peers, in one run: ``make bench`` (``BENCH_ARGS="--scale 0.1"`` to shrink).
 
 Every measurement is a fresh process (median wall time of ``--repeat`` runs, the
-largest peak RSS), so imports and cold caches count as they do for a user. The
+largest peak RSS), so imports and cold caches count as they do for a user; a peer's
+runs and posestore's alternate, so the machine's drift falls on both sides of a ratio. The
 data is generated once per scale, seeded, under ``--data``:
 
 - a COCO person-keypoints file at train2017 scale (118,287 images, about 262,000
@@ -87,16 +88,29 @@ class Row:
     met: bool | None
 
 
-def measure(argv: list[str], repeat: int, before=None) -> tuple[float, int, str]:
-    """Median wall and largest peak RSS over ``repeat`` fresh processes."""
-    walls, peaks, out = [], [], ""
+def measure(argv: list[str], repeat: int) -> tuple[float, int, str]:
+    """Median wall and largest peak RSS over ``repeat`` fresh processes, and the last output."""
+    return _summary([_timed(argv) for _ in range(repeat)])
+
+
+def measure_side_by_side(
+    peer: list[str], ours: list[str], repeat: int, before=None
+) -> tuple[tuple[float, int, str], tuple[float, int, str]]:
+    """``measure`` of a peer and of posestore, their runs alternated (peer, ours, peer,
+    ours, …): this machine's speed drifts by tens of percent over minutes, and a slow
+    spell should fall on both sides of a ratio, not on whichever ran during it.
+    ``before`` runs before each of posestore's runs (to clear its output)."""
+    peer_runs, our_runs = [], []
     for _ in range(repeat):
+        peer_runs.append(_timed(peer))
         if before:
             before()
-        wall, peak, out = _timed(argv)
-        walls.append(wall)
-        peaks.append(peak)
-    return statistics.median(walls), max(peaks), out
+        our_runs.append(_timed(ours))
+    return _summary(peer_runs), _summary(our_runs)
+
+
+def _summary(runs: list[tuple[float, int, str]]) -> tuple[float, int, str]:
+    return statistics.median(w for w, _, _ in runs), max(p for _, p, _ in runs), runs[-1][2]
 
 
 def _timed(argv: list[str]) -> tuple[float, int, str]:
@@ -212,8 +226,9 @@ def main() -> None:
 
         r = args.repeat
         floor = measure(py(PEERS["orjson_loads"], coco), r)
-        coco_load = measure(py(PEERS["coco_load"], coco), r)
-        ingest = measure(py(POSESTORE["ingest"], coco, fresh, "coco"), r, before=clean)
+        coco_load, ingest = measure_side_by_side(
+            py(PEERS["coco_load"], coco), py(POSESTORE["ingest"], coco, fresh, "coco"), r, clean
+        )
         row("1. COCO ingest", "pycocotools COCO(file)", coco_load, ingest, "≤ 1.0× time", 1.0)
         rows.append(
             Row(
@@ -233,8 +248,9 @@ def main() -> None:
         subprocess.run(py(POSESTORE["ingest"], coco, store, "coco"), check=True)
         subprocess.run(py(POSESTORE["ingest"], ntu, store, "ntu"), check=True)
 
-        peer_q = measure(py(PEERS["coco_query"], coco), r)
-        ours_q = measure(cli(store, "sql", CROWDED_SQL, "--csv"), r)
+        peer_q, ours_q = measure_side_by_side(
+            py(PEERS["coco_query"], coco), cli(store, "sql", CROWDED_SQL, "--csv"), r
+        )
         row(
             "2. selective query, cold (fresh process)",
             "pycocotools load + loop",
@@ -244,13 +260,15 @@ def main() -> None:
             0.05,
         )
 
-        peer_v = measure(py(PEERS["coco_visibility"], coco), r)
-        ours_v = measure(cli(store, "sql", VISIBILITY_SQL, "--csv"), r)
+        peer_v, ours_v = measure_side_by_side(
+            py(PEERS["coco_visibility"], coco), cli(store, "sql", VISIBILITY_SQL, "--csv"), r
+        )
         row("3. per-joint visibility rates", "pycocotools + NumPy", peer_v, ours_v, "", None)
 
-        peer_s = measure(py(PEERS["coco_subset"], coco, work / "peer_subset.json"), r)
-        ours_s = measure(
-            cli(store, "export", "coco", work / "subset.json", "--where", "image_id % 10 = 0"), r
+        peer_s, ours_s = measure_side_by_side(
+            py(PEERS["coco_subset"], coco, work / "peer_subset.json"),
+            cli(store, "export", "coco", work / "subset.json", "--where", "image_id % 10 = 0"),
+            r,
         )
         row("4. 10% subset → COCO JSON", "pycocotools + json.dump", peer_s, ours_s, "≤ 0.1×", 0.1)
         dumps = float(measure(py(PEERS["subset_dumps_floor"], coco), 1)[2].strip().splitlines()[-1])
@@ -268,12 +286,14 @@ def main() -> None:
         )
         print(f"{'4. subset floor':44} {'orjson.dumps':34} {dumps:8.3f}s", flush=True)
 
-        pk = measure(py(PEERS["pickle_load"], ntu), r)
-        ours_pk = measure(py(POSESTORE["ingest"], ntu, fresh, "ntu"), r, before=clean)
+        pk, ours_pk = measure_side_by_side(
+            py(PEERS["pickle_load"], ntu), py(POSESTORE["ingest"], ntu, fresh, "ntu"), r, clean
+        )
         row("5. PYSKL ingest", "pickle.load", pk, ours_pk, "≤ 2×", 2.0)
-        peer_ps = measure(py(PEERS["pickle_subset"], ntu, work / "peer_subset.pkl"), r)
-        ours_ps = measure(
-            cli(store, "export", "ntu", work / "subset.pkl", "--where", "label < 6"), r
+        peer_ps, ours_ps = measure_side_by_side(
+            py(PEERS["pickle_subset"], ntu, work / "peer_subset.pkl"),
+            cli(store, "export", "ntu", work / "subset.pkl", "--where", "label < 6"),
+            r,
         )
         row(
             "5. PYSKL 10% subset → pickle",
@@ -344,7 +364,7 @@ def write_results(args, rows: list[Row], sizes: dict, coco: Path, ntu: Path) -> 
         f"pyarrow {pyarrow.__version__}, polars {polars.__version__}, numpy {numpy.__version__}, "
         f"orjson {orjson.__version__}, pycocotools {getattr(pycocotools, '__version__', '?')}",
         f"- data: `{coco.name}` ({coco.stat().st_size / 1e6:,.0f} MB), `{ntu.name}` ({ntu.stat().st_size / 1e6:,.0f} MB)",
-        "- each figure: median wall time of fresh processes (imports included), largest peak RSS",
+        "- each figure: median wall time of fresh processes (imports included), largest peak RSS; a peer's runs and posestore's alternate",
         "",
         "| task | peer | peer wall | peer peak | posestore wall | posestore peak | ratio | target | met |",
         "|---|---|---:|---:|---:|---:|---:|---|---|",

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -336,7 +337,6 @@ def write_results(args, rows: list[Row], sizes: dict, coco: Path, ntu: Path) -> 
     import orjson
     import polars
     import pyarrow
-    import pycocotools
 
     import posestore
 
@@ -362,7 +362,7 @@ def write_results(args, rows: list[Row], sizes: dict, coco: Path, ntu: Path) -> 
         f"- machine: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}",
         f"- python {platform.python_version()}; posestore {posestore.__version__}, duckdb {duckdb.__version__}, "
         f"pyarrow {pyarrow.__version__}, polars {polars.__version__}, numpy {numpy.__version__}, "
-        f"orjson {orjson.__version__}, pycocotools {getattr(pycocotools, '__version__', '?')}",
+        f"orjson {orjson.__version__}, pycocotools {metadata.version('pycocotools')}",
         f"- data: `{coco.name}` ({coco.stat().st_size / 1e6:,.0f} MB), `{ntu.name}` ({ntu.stat().st_size / 1e6:,.0f} MB)",
         "- each figure: median wall time of fresh processes (imports included), largest peak RSS; a peer's runs and posestore's alternate",
         "",

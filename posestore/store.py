@@ -291,6 +291,19 @@ class Store:
         splits: list[str] = []
         seen_ids: dict[str, pa.Array] = {}
         written: dict[tuple[str, str], int] = {}
+        waiting: dict[tuple[str, str], list[pa.Table]] = {}  # rows not yet in a part
+
+        def flush(writer: _BackgroundWriter, table: str, split: str) -> None:
+            rows = waiting.pop((table, split), [])
+            if not rows:
+                return
+            if progress:
+                progress(f"writing {dataset}/{split} {table}", -1, -1)
+            k = written.get((table, split), 0)
+            written[(table, split)] = k + 1
+            path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
+            writer.write(path, pa.concat_tables(rows))
+
         with _BackgroundWriter() as writer:
             for part in parts:
                 meta = (
@@ -315,15 +328,16 @@ class Store:
                     for split in in_part:
                         check_name(split, "split")
                         rows = tb if len(in_part) == 1 else _rows_of_split(tb, split)
-                        if progress:
-                            progress(f"writing {dataset}/{split} {table}", -1, -1)
-                        k = written.get((table, split), 0)
-                        written[(table, split)] = k + 1
-                        path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
-                        writer.write(path, schema.conform(table, rows))
+                        # batches' rows gather into parts of PART_ROWS or more: PYSKL's
+                        # small per-batch instances and frames make a few parts, not dozens
+                        waiting.setdefault((table, split), []).append(schema.conform(table, rows))
+                        if sum(map(len, waiting[(table, split)])) >= PART_ROWS:
+                            flush(writer, table, split)
                 if "categories" in part:
                     categories = _merge_categories(categories, part["categories"], source)
                 metadata = _merge_metadata(metadata, meta)
+            for table, split in list(waiting):
+                flush(writer, table, split)
         if root:
             metadata["root"] = root  # where the source's images are found again on export
         categories = categories if categories is not None else schema.empty("categories")
@@ -782,6 +796,10 @@ def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
     if pa.types.is_struct(kind):
         return [leaf for child in kind for leaf in _leaf_paths(child, path + ".")]
     return [path]
+
+
+PART_ROWS = 1_000_000
+"""Rows from a source's batches are gathered until a part holds at least this many."""
 
 
 # Encodings chosen column by column on the train2017-scale COCO and NTU-60-scale PYSKL

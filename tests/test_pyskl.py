@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import real_dir, real_params
 from posestore.ingest.pyskl import read_pyskl
@@ -340,3 +341,32 @@ def test_kinetics_skeleton_gets_joint_names_from_its_kpfiles(store, tmp_path):
     out = tmp_path / "yolo"
     store.export("k", out, format="yolo-pose")
     assert "flip_idx: [0, 2, 1, 4, 3" in (out / "data.yaml").read_text()
+
+
+def test_many_batches_gather_into_few_parts_and_round_trip(store, tmp_path, monkeypatch):
+    """Batches of a few hundred joint rows: each split's rows gather into parts of at
+    least PART_ROWS (the instances and frames of every batch into one part), in order."""
+    import pyarrow.parquet as pq
+    from posestore.ingest import pyskl
+
+    from posestore import store as store_module
+
+    monkeypatch.setattr(pyskl, "ROWS_PER_BATCH", 300)  # about a clip per batch
+    monkeypatch.setattr(store_module, "PART_ROWS", 2_000)
+    clips = synthetic.pyskl_clips(40, seed=8, persons=(1, 2))
+    names = [c["frame_dir"] for c in clips]
+    splits = {"xsub_train": names[::2], "xsub_val": names[1::2]}  # interleaved, as in NTU
+    path = synthetic.pyskl_pickle(tmp_path / "src.pkl", clips, splits)
+    (written,) = round_trip(store, path)
+    assert_same(safe_pickle.load(path), safe_pickle.load(written))
+    for split in splits:
+        for table in ("instances", "frames", "keypoints"):
+            parts = sorted((store.root / table / "dataset=p" / f"split={split}").glob("*.parquet"))
+            rows = [pq.ParquetFile(p).metadata.num_rows for p in parts]
+            assert all(n >= 2_000 for n in rows[:-1]) and rows[-1] > 0, (table, rows)
+            if table == "keypoints":
+                assert len(parts) > 1
+            else:
+                assert len(parts) == 1  # 20 clips' instances or frames: under 2,000 rows
+            ids = pa.concat_tables(pq.read_table(p) for p in parts)["image_id"].to_pylist()
+            assert ids == sorted(ids)  # source order kept across the gathered batches

@@ -233,15 +233,20 @@ def _segmentation(inst: pa.Table, style: str | None) -> list:
     out: list = [None] * n
     kind = inst["segmentation_type"].to_numpy(zero_copy_only=False)
     is_poly = kind == "polygons"
-    if is_poly.any():
-        polys = inst["polygons"].combine_chunks()
-        outer = np.asarray(polys.offsets, dtype=np.int64)  # a row's rings; none when null
-        rings = polys.values
-        inner = np.asarray(rings.offsets, dtype=np.int64)
-        flat = rings.values.to_numpy(zero_copy_only=False)
-        lists = jsonnum.json_arrays(flat, inner, style == jsonnum.FLOAT)
-        for i in np.flatnonzero(is_poly).tolist():
-            out[i] = lists[outer[i] : outer[i + 1]]
+    # chunk by chunk (a row group each): combining nested chunks first copies every ring
+    row = 0
+    for chunk in inst["polygons"].chunks if is_poly.any() else []:
+        polys = np.flatnonzero(is_poly[row : row + len(chunk)]).tolist()
+        if polys:
+            outer = np.asarray(chunk.offsets, dtype=np.int64)  # a row's rings, into .values
+            rings = chunk.values
+            inner = np.asarray(rings.offsets, dtype=np.int64)[outer[0] : outer[-1] + 1]
+            flat = rings.values.to_numpy(zero_copy_only=False)
+            lists = jsonnum.json_arrays(flat, inner, style == jsonnum.FLOAT)
+            bounds = (outer - outer[0]).tolist()  # Python ints: NumPy scalars cost more
+            for i in polys:
+                out[row + i] = lists[bounds[i] : bounds[i + 1]]
+        row += len(chunk)
     rle = np.flatnonzero((kind == "rle") | (kind == "rle_compressed"))
     if len(rle):
         sizes = inst["rle_size"].to_pylist()
@@ -261,7 +266,10 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     coord_style, vis_style = styles or (jsonnum.CANONICAL, jsonnum.CANONICAL)
     ids = inst["instance_id"].to_numpy()
     kp_ids = keypoints["instance_id"].to_numpy()
-    pos = schema.positions(ids, kp_ids)
+    if len(kp_ids) == per.sum() and np.array_equal(np.repeat(ids, per), kp_ids):
+        pos = np.repeat(np.arange(len(ids)), per)  # joints stored in instance order
+    else:
+        pos = schema.positions(ids, kp_ids)
     rows: np.ndarray | slice = slice(None)  # as stored (instance order, then joint order)
     if len(kp_ids):
         frame = keypoints["frame"].to_numpy()

@@ -188,7 +188,9 @@ def test_yolo_pose_of_mixed_garments_shares_one_named_joint_space(store, tmp_pat
     csv_path = synthetic.fashionai_csv(tmp_path / "fa" / "train.csv", n_rows=20, images=True)
     store.ingest(csv_path, dataset="fa")
     out = tmp_path / "yolo"
-    store.export("fa", out, format="yolo-pose")
+    # the generator scatters some joints past the image edge: YOLO cannot say those
+    with pytest.warns(UserWarning, match=r"\d+ joints outside their image written as 0 0 0"):
+        store.export("fa", out, format="yolo-pose")
     yaml = (out / "data.yaml").read_text()
     assert "kpt_shape: [24, 3]" in yaml
     lines = [

@@ -182,29 +182,24 @@ def conform(table: str, data: pa.Table | dict) -> pa.Table:
             if value is None:
                 columns.append(pa.nulls(n, field.type))
             elif isinstance(value, (pa.Array, pa.ChunkedArray)):
-                keep = field.name in PARTITION_COLUMNS and pa.types.is_dictionary(value.type)
-                columns.append(
-                    value if keep or value.type == field.type else value.cast(field.type)
-                )
+                kind = _target(field, value.type).type
+                columns.append(value if value.type == kind else value.cast(kind))
             else:
                 columns.append(pa.array(value, type=field.type))
-        fields = [
-            f.with_type(c.type) if f.name in PARTITION_COLUMNS else f
-            for f, c in zip(schema, columns)
-        ]
+        fields = [_target(f, c.type) for f, c in zip(schema, columns)]
         return pa.Table.from_arrays(columns, schema=pa.schema(fields))
     missing = [f.name for f in schema if f.name not in data.column_names]
     for name in missing:
         data = data.append_column(schema.field(name), pa.nulls(len(data), schema.field(name).type))
     data = data.select(schema.names)
-    # dictionary-coded partition columns stay coded: a cast would spell out millions of strings
-    target = pa.schema(
-        [
-            f.with_type(data.schema.field(f.name).type)
-            if f.name in PARTITION_COLUMNS
-            and pa.types.is_dictionary(data.schema.field(f.name).type)
-            else f
-            for f in schema
-        ]
-    )
+    target = pa.schema([_target(f, data.schema.field(f.name).type) for f in schema])
     return data if data.schema == target else data.cast(target)
+
+
+def _target(field: pa.Field, given: pa.DataType) -> pa.Field:
+    """The field a column of type ``given`` is conformed to: the schema's, except that a
+    dictionary-coded ``dataset`` or ``split`` stays coded (a cast would spell out a string
+    per row, millions of them in a keypoints part)."""
+    if field.name in PARTITION_COLUMNS and pa.types.is_dictionary(given):
+        return field.with_type(given)
+    return field

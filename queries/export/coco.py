@@ -266,15 +266,14 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
     coord_style, vis_style = styles or (jsonnum.CANONICAL, jsonnum.CANONICAL)
     ids = inst["instance_id"].to_numpy()
     kp_ids = keypoints["instance_id"].to_numpy()
-    if len(kp_ids) == per.sum() and np.array_equal(np.repeat(ids, per), kp_ids):
-        pos = np.repeat(np.arange(len(ids)), per)  # joints stored in instance order
-    else:
-        pos = schema.positions(ids, kp_ids)
+    # joints stored in instance order (as ingest writes them) need no search per row
+    in_order = len(kp_ids) == per.sum() and np.array_equal(np.repeat(ids, per), kp_ids)
+    pos = np.repeat(np.arange(len(ids)), per) if in_order else schema.positions(ids, kp_ids)
     rows: np.ndarray | slice = slice(None)  # as stored (instance order, then joint order)
     if len(kp_ids):
         frame = keypoints["frame"].to_numpy()
         joint = keypoints["joint"].to_numpy().astype(np.int64)
-        keep = (ids[pos] == kp_ids) & (frame == 0)
+        keep = frame == 0 if in_order else (ids[pos] == kp_ids) & (frame == 0)
         key = pos * (int(joint.max()) + 1) + joint
         if not (keep.all() and (key[1:] > key[:-1]).all()):
             rows = np.flatnonzero(keep)[np.argsort(key[keep], kind="stable")]

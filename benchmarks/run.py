@@ -2,8 +2,8 @@
 
 Every measurement is a fresh process (median wall time of ``--repeat`` runs, the
 largest peak RSS), so imports and cold caches count as they do for a user; a peer's
-runs and posestore's alternate, so the machine's drift falls on both sides of a ratio. The
-data is generated once per scale, seeded, under ``--data``:
+runs and posestore's alternate, so the machine's drift falls on both sides of a
+ratio. The data is generated once per scale, seeded, under ``--data``:
 
 - a COCO person-keypoints file at train2017 scale (118,287 images, about 262,000
   persons, ~40% without labelled joints, ~1% crowd RLE, 34-vertex outlines, ~240 MB);

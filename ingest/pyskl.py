@@ -455,9 +455,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             person_frame = np.repeat(np.arange(len(pair_v)), pair_v)  # (instance, frame) pairs
             seen = np.bincount(person_frame[present], minlength=len(pair_v)) > 0
         clip_pos = np.searchsorted(clip_idx, inst_clip)  # clip_idx is sorted
-        frame_row = np.repeat(f_start[clip_pos], inst_t) + (
-            np.arange(int(inst_t.sum())) - np.repeat(inst_frame_start, inst_t)
-        )
+        frame_row = np.repeat(f_start[clip_pos], inst_t) + pair_frame  # each pair's frame row
         counts = np.bincount(frame_row[seen], minlength=len(f_clip)).astype(np.int32)
     frames = schema.conform(
         "frames",

@@ -38,7 +38,7 @@ CROWDED_SQL = """SELECT image_id FROM instances
     WHERE dataset = 'coco' AND iscrowd = 0 AND num_keypoints >= 10
     GROUP BY image_id HAVING count(*) >= 3"""
 VISIBILITY_SQL = """SELECT joint, avg((visibility = 2)::INT) AS visible
-    FROM keypoints WHERE dataset = 'coco' GROUP BY joint ORDER BY joint"""
+    FROM joints WHERE dataset = 'coco' GROUP BY joint ORDER BY joint"""
 
 QUIET_COCO = "import contextlib, io, sys\nfrom pycocotools.coco import COCO\nwith contextlib.redirect_stdout(io.StringIO()):\n    c = COCO(sys.argv[1])\n"
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-import pyarrow as pa
 
-from posestore import schema
 from posestore.errors import SourceError
 
 MISSING = object()
@@ -205,30 +203,3 @@ def key_order(records: list[dict], limit: int = 1000) -> list[str]:
     for r in records[:limit]:
         order.update(dict.fromkeys(r))
     return list(order)
-
-
-def still_keypoints(
-    dataset: str,
-    split: str,
-    image_id: np.ndarray,
-    instance_id: np.ndarray,
-    joint: np.ndarray,
-    xy: np.ndarray,
-    visibility: np.ndarray | pa.Array,
-) -> pa.Table:
-    """The ``keypoints`` rows of still images (frame 0), one per joint per instance."""
-    n = len(joint)
-    return schema.conform(
-        "keypoints",
-        {
-            "dataset": schema.constant(dataset, n),
-            "split": schema.constant(split, n),
-            "image_id": image_id,
-            "instance_id": instance_id,
-            "frame": np.zeros(n, dtype=np.int32),
-            "joint": joint.astype(np.int16),
-            "x": xy[:, 0].astype(np.float32),
-            "y": xy[:, 1].astype(np.float32),
-            "visibility": visibility,
-        },
-    )

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, jsonspans, schema
+from posestore import jsonnum, jsonspans, poses, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
@@ -35,7 +35,6 @@ from ._records import (
     key_order,
     present_mask,
     resolve_refs,
-    still_keypoints,
     string_column,
     type_mask,
     unknown_keys,
@@ -583,7 +582,7 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut["segmentation"]))
 
     kp_cols, keypoints, labelled = _keypoints(
-        anns, file, dataset, split, ids, img, cat, over, styles, cut["keypoints"]
+        anns, file, dataset, split, ids, img, cols["category_id"], over, styles, cut["keypoints"]
     )
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
@@ -708,8 +707,13 @@ def _take_into(arr: pa.ListArray, idx: np.ndarray, n: int) -> pa.ListArray:
     )
 
 
-def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, styles: dict, cut=None):
+def _keypoints(
+    anns, file, dataset, split, ids, img, category: pa.Array, over: Overrides, styles: dict, cut=None
+):
+    """The ``num_joints`` column, one pose row per annotation with joints, and which
+    annotations have a labelled joint."""
     n = len(anns)
+    cat = category.fill_null(-1).to_numpy()
     vals = values(anns, "keypoints")
     is_list = type_mask(vals, list) | (cut[2] if cut is not None else False)
     present = present_mask(vals)
@@ -758,11 +762,10 @@ def _keypoints(anns, file, dataset, split, ids, img, cat, over: Overrides, style
     styles["annotations.keypoints"] = [coord_style, vis_style]
 
     per = lengths // 3
-    inst_rows = idx[joint_record]
-    starts = jsonnum.run_offsets(per)[:-1]
-    joint = np.arange(len(joint_record)) - np.repeat(starts, per)
-    keypoints = still_keypoints(
-        dataset, split, img[inst_rows], ids[inst_rows], joint, xyv,
+    posed = per > 0  # an empty list is a record without joints, not a pose
+    keypoints = poses.pose_table(
+        dataset, split, img[idx[posed]], ids[idx[posed]], category.take(idx[posed]), None,
+        per[posed], xyv[:, 0], xyv[:, 1],
         pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
     )  # fmt: skip
     labelled[idx] = np.bincount(joint_record[vis_ok & (vis > 0)], minlength=len(idx)) > 0

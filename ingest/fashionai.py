@@ -27,7 +27,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import schema
+from posestore import poses, schema
 from posestore.errors import SourceError
 from posestore.formats import (
     FASHIONAI_ABSENT_CELL,
@@ -38,7 +38,7 @@ from posestore.formats import (
 )
 from posestore.imagesize import image_size
 
-from ._records import first_true, still_keypoints
+from ._records import first_true
 
 _CELL = r"^-?\d+(?:\.\d+)?_-?\d+(?:\.\d+)?_-?\d+$"
 _CANONICAL_CELL = r"^(?:0|-?[1-9]\d{0,6})_(?:0|-?[1-9]\d{0,6})_(?:-1|0|1)$"
@@ -331,9 +331,12 @@ def _keypoints(
     row, joint, values = row[order], joint[order], values[order]
     visibility = values[:, 2].astype(np.int8) + 1  # FashionAI -1/0/1 → COCO 0/1/2
     per_row = np.bincount(row[visibility > 0], minlength=len(image_ids))
-    table = still_keypoints(
-        dataset, split, image_ids[row], image_ids[row], joint, values, visibility
-    )
+    joints = np.bincount(row, minlength=len(image_ids))
+    posed = np.flatnonzero(joints)
+    table = poses.pose_table(
+        dataset, split, image_ids[posed], image_ids[posed], cat_index[posed] + 1, None,
+        joints[posed], values[:, 0], values[:, 1], visibility,
+    )  # fmt: skip
     return table, per_row
 
 

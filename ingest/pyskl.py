@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, pyjson, safe_pickle, schema
+from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
 
@@ -128,6 +128,9 @@ def read_pyskl(
             },
         ),
     }
+    members = _list_members(top if layout == "dict" else None, anns, image_ids, splits)
+    if members is not None:
+        first["split_members"] = members
     if kinetics:
         yield from _kinetics(source, anns, dataset, splits, image_ids, first, workers, progress)
         return
@@ -171,6 +174,33 @@ def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file:
         dtype=object,
     )
     return out
+
+
+def _list_members(
+    top: dict | None, anns: list[dict], image_ids: np.ndarray, splits: _Splits
+) -> pa.Table | None:
+    """Every split list's clips as ``split_members`` rows (NTU: each clip is in an ``xsub_*``
+    and an ``xview_*`` list); names a list gives that no clip has are left out."""
+    if top is None or not isinstance(top.get("split"), dict):
+        return None
+    clip_of = {}
+    for i, a in enumerate(anns):
+        if isinstance(a["frame_dir"], str):
+            clip_of.setdefault(a["frame_dir"], i)
+    names, clips = [], []
+    for name, members in top["split"].items():
+        found = [clip_of[fd] for fd in members if isinstance(fd, str) and fd in clip_of]
+        names.extend([str(name)] * len(found))
+        clips.extend(found)
+    clips_a = np.array(clips, dtype=np.int64)
+    stored = np.array(splits.names, dtype=object)[splits.codes[clips_a]] if len(clips) else []
+    return pa.table(
+        {
+            "split": pa.array(names, pa.string()),
+            "image_id": pa.array(image_ids[clips_a], pa.int64()),
+            "stored_in": pa.array(list(stored), pa.string()),
+        }
+    )
 
 
 def _array_dtypes(anns: list[dict], kinetics: bool) -> dict:
@@ -304,6 +334,15 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
     )
 
 
+def padding_visibility(coords: np.ndarray, score: np.ndarray | None) -> np.ndarray:
+    """Visibility per joint: 2, except PYSKL's zero padding (every coordinate and the score
+    0: a person absent from that frame), which is 0, not labelled."""
+    padding = ~coords.any(axis=1)
+    if score is not None:
+        padding &= score == 0
+    return np.where(padding, 0, 2).astype(np.int8)
+
+
 def _clip_arrays(a: dict, i: int, file: str):
     """A clip's keypoint array [M, T, V, C] and scores [M, T, V] (or None), checked."""
     kp = a.get("keypoint")
@@ -398,8 +437,6 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
     )
     keypoints = schema.empty("keypoints")
     if n_inst:
-        rows_per_inst = inst_t * inst_v
-        total = int(rows_per_inst.sum())
         # kept in the source dtype (float16 for HRNet pickles) until each channel is cut out:
         # one strided read straight into a contiguous float32 column, no float32 copy of all
         coords = np.concatenate([k.reshape(-1, k.shape[-1]) for k in kps])
@@ -414,12 +451,6 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             np.arange(int(inst_t.sum()), dtype=np.int32) - np.repeat(inst_frame_start, inst_t)
         ).astype(np.int32)
         pair_v = np.repeat(inst_v, inst_t)
-        frame = np.repeat(pair_frame, pair_v)
-        if (inst_v == inst_v[0]).all():
-            joint = np.tile(np.arange(inst_v[0], dtype=np.int16), len(pair_frame))
-        else:
-            pair_start = jsonnum.run_offsets(pair_v)[:-1]
-            joint = (np.arange(total) - np.repeat(pair_start, pair_v)).astype(np.int16)
         has_score = [s is not None for s in scores]
         if any(has_score) and not all(has_score):
             k = has_score.index(False)
@@ -431,22 +462,20 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             if all(has_score)
             else None
         )
-        columns = {
-            "dataset": schema.constant(dataset, total),
-            "split": splits.column(inst_clip, rows_per_inst),
-            "image_id": np.repeat(image_ids[inst_clip], rows_per_inst),
-            "instance_id": np.repeat(inst_ids, rows_per_inst),
-            "frame": frame,
-            "joint": joint,
-            "x": coords[:, 0].astype(np.float32),
-            "y": coords[:, 1].astype(np.float32),
-            "visibility": np.full(total, 2, dtype=np.int8),
-        }
-        if coords.shape[1] == 3:
-            columns["z"] = coords[:, 2].astype(np.float32)
-        if score is not None:
-            columns["score"] = score
-        keypoints = schema.conform("keypoints", columns)
+        keypoints = poses.pose_table(
+            dataset,
+            splits.column(inst_clip, inst_t),
+            np.repeat(image_ids[inst_clip], inst_t),
+            np.repeat(inst_ids, inst_t),
+            np.full(len(pair_v), PYSKL_SKELETON_CATEGORY, dtype=np.int64),
+            pair_frame,
+            pair_v,
+            coords[:, 0].astype(np.float32),
+            coords[:, 1].astype(np.float32),
+            padding_visibility(coords, score),
+            z=coords[:, 2].astype(np.float32) if coords.shape[1] == 3 else None,
+            score=score,
+        )
         # persons present in each frame: any joint scored (2D) or placed (3D)
         present = score > 0 if score is not None else np.any(coords != 0, axis=1)
         if len(pair_v) and (pair_v == pair_v[0]).all() and pair_v[0]:
@@ -626,25 +655,18 @@ class _KineticsClips:
             v = np.repeat([a.shape[1] for a in arrays], [a.shape[0] for a in arrays])
             flat = np.concatenate([a.reshape(-1, 3) for a in arrays])
             sel = np.isin(inst_clip, with_kp)
-            k_inst = np.repeat(inst_ids[sel], v)
-            k_image = np.repeat(self.image_ids[inst_clip[sel]], v)
-            k_frame = np.repeat(frame[sel], v)
-            starts = jsonnum.run_offsets(v)[:-1]
-            joint = np.arange(len(flat)) - np.repeat(starts, v)
-            keypoints = schema.conform(
-                "keypoints",
-                {
-                    "dataset": schema.constant(self.dataset, len(flat)),
-                    "split": self.splits.column(inst_clip[sel], v),
-                    "image_id": k_image,
-                    "instance_id": k_inst,
-                    "frame": k_frame,
-                    "joint": joint.astype(np.int16),
-                    "x": flat[:, 0],
-                    "y": flat[:, 1],
-                    "visibility": np.full(len(flat), 2, dtype=np.int8),
-                    "score": flat[:, 2],
-                },
+            keypoints = poses.pose_table(
+                self.dataset,
+                self.splits.column(inst_clip[sel]),
+                self.image_ids[inst_clip[sel]],
+                inst_ids[sel],
+                np.full(int(sel.sum()), PYSKL_SKELETON_CATEGORY, dtype=np.int64),
+                frame[sel],
+                v,
+                flat[:, 0],
+                flat[:, 1],
+                padding_visibility(flat[:, :2], flat[:, 2]),
+                score=flat[:, 2],
             )
             labelled = (
                 np.bincount(

@@ -51,23 +51,27 @@ TOUR = [
     (
         "md",
         "## Tables are LazyFrames\n\n`store.scan(table)` reads the Parquet files lazily; nothing is loaded "
-        "until `.collect()`, and filters are pushed down to the files.",
+        "until `.collect()`, and filters are pushed down to the files. `keypoints` holds one row per "
+        "pose: its joints' `x`, `y`, `visibility` and `score` are lists in the category's joint order.",
     ),
     ("code", 'keypoints = store.scan("keypoints")\nkeypoints.collect_schema()'),
     (
         "md",
         "## One question, two ways\n\nThe share of visible joints (`visibility = 2`) per joint in COCO, "
-        "in SQL through DuckDB and in Polars — the same numbers.",
+        "in SQL through DuckDB (the `joints` view: one row per joint) and in Polars (exploding the "
+        "pose lists) — the same numbers.",
     ),
     (
         "code",
         '''\
 by_sql = store.sql("""
     SELECT joint, avg((visibility = 2)::INT) AS visible
-    FROM keypoints WHERE dataset = 'coco' GROUP BY joint ORDER BY joint
+    FROM joints WHERE dataset = 'coco' GROUP BY joint ORDER BY joint
 """).pl()
 by_polars = (
     keypoints.filter(pl.col("dataset") == "coco")
+    .select(pl.col("visibility").list.eval(pl.int_range(pl.len())).alias("joint"), "visibility")
+    .explode("joint", "visibility")
     .group_by("joint")
     .agg((pl.col("visibility") == 2).mean().alias("visible"))
     .sort("joint")
@@ -100,7 +104,7 @@ plt.show()""",
         '''\
 joints = store.sql("""
     SELECT k.joint, (k.x - i.bbox_x) / i.bbox_w AS u, (k.y - i.bbox_y) / i.bbox_h AS v
-    FROM keypoints k JOIN instances i USING (dataset, instance_id)
+    FROM joints k JOIN instances i USING (dataset, split, instance_id)
     WHERE k.dataset = 'coco' AND k.visibility > 0 AND i.bbox_w > 0 AND i.bbox_h > 0
 """).pl()
 means = joints.group_by("joint").agg(pl.col("u").mean(), pl.col("v").mean()).sort("joint")
@@ -140,7 +144,7 @@ instances = store.scan("instances").group_by("dataset").agg(
     pl.len().alias("instances"),
     (pl.col("bbox_w") * pl.col("bbox_h")).sqrt().median().alias("median_box_side"),
 )
-coverage = store.scan("keypoints").group_by("dataset").agg(
+coverage = store.scan("keypoints").explode("visibility").group_by("dataset").agg(
     (pl.col("visibility") > 0).mean().alias("joint_coverage")
 )
 side_by_side = (
@@ -231,12 +235,12 @@ crowded = (
 )
 len(crowded)""",
     ),
-    ("md", "## Occluded wrists, with SQL\n\nThe `keypoints_named` view carries joint names."),
+    ("md", "## Occluded wrists, with SQL\n\nThe `joints` view carries joint names."),
     (
         "code",
         '''\
 wrists = store.sql("""
-    SELECT DISTINCT image_id FROM keypoints_named
+    SELECT DISTINCT image_id FROM joints
     WHERE dataset = 'coco' AND joint_name IN ('left_wrist', 'right_wrist') AND visibility = 1
 """).pl()
 len(wrists)''',
@@ -247,7 +251,7 @@ len(wrists)''',
         '''\
 per_image = store.sql("""
     SELECT i.image_id, count(n.instance_id) AS persons
-    FROM images i LEFT JOIN instances n USING (dataset, image_id)
+    FROM images i LEFT JOIN instances n USING (dataset, split, image_id)
     WHERE i.dataset = 'coco' GROUP BY 1
 """).pl()
 subset = per_image.filter(pl.col("image_id").is_in(crowded["image_id"].implode()))

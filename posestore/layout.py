@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TABLES = ("datasets", "categories", "images", "instances", "keypoints", "frames")
+TABLES = (
+    "datasets",
+    "categories",
+    "split_members",
+    "images",
+    "instances",
+    "keypoints",
+    "frames",
+)
 """Every table of a store (their columns: ``posestore.schema``)."""
 
-CATALOGS = ("datasets", "categories")
+CATALOGS = ("datasets", "categories", "split_members")
 """Tables partitioned by dataset only."""
 
 SPLIT_TABLES = ("images", "instances", "keypoints", "frames")

@@ -103,15 +103,39 @@ KEYPOINTS = pa.schema(
         SPLIT,
         pa.field("image_id", pa.int64()),
         pa.field("instance_id", pa.int64()),
+        # the instance's category, so the joints' meaning (categories) joins without instances
+        pa.field("category_id", pa.int64()),
+        pa.field("frame", pa.int32()),
+        # one pose per row: the joints in the category's joint order, lists of one length V
+        pa.field("x", pa.list_(pa.float32())),
+        pa.field("y", pa.list_(pa.float32())),
+        pa.field("z", pa.list_(pa.float32())),  # null in 2D
+        pa.field("visibility", pa.list_(pa.int8())),  # 0 absent, 1 occluded, 2 visible (COCO)
+        pa.field("score", pa.list_(pa.float32())),  # null where the source has none
+    ]
+)
+"""One row per instance and frame (v2); the per-joint form is ``JOINT_ROWS`` (the ``joints`` view)."""
+
+POSE_LISTS = ("x", "y", "z", "visibility", "score")
+"""The ``keypoints`` columns holding one value per joint."""
+
+JOINT_ROWS = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("image_id", pa.int64()),
+        pa.field("instance_id", pa.int64()),
+        pa.field("category_id", pa.int64()),
         pa.field("frame", pa.int32()),
         pa.field("joint", pa.int16()),
         pa.field("x", pa.float32()),
         pa.field("y", pa.float32()),
         pa.field("z", pa.float32()),
-        pa.field("visibility", pa.int8()),  # 0 absent, 1 occluded, 2 visible (COCO)
+        pa.field("visibility", pa.int8()),
         pa.field("score", pa.float32()),
     ]
 )
+"""The per-joint form of ``keypoints`` (what the ``joints`` view and ``poses.joint_rows`` give)."""
 
 FRAMES = pa.schema(
     [
@@ -124,9 +148,21 @@ FRAMES = pa.schema(
     ]
 )
 
+SPLIT_MEMBERS = pa.schema(
+    [
+        DATASET,
+        SPLIT,  # the list's name: a partition, or a list such as NTU's xview_val
+        pa.field("image_id", pa.int64()),
+        pa.field("stored_in", pa.string()),  # the split partition that holds the image
+    ]
+)
+"""One row per (dataset, split list, image): every partition, and every split list a source
+names (a clip in NTU's ``xsub_val`` and ``xview_train`` has two rows). Partitioned by dataset."""
+
 SCHEMAS: dict[str, pa.Schema] = {
     "datasets": DATASETS,
     "categories": CATEGORIES,
+    "split_members": SPLIT_MEMBERS,
     "images": IMAGES,
     "instances": INSTANCES,
     "keypoints": KEYPOINTS,
@@ -182,21 +218,21 @@ def conform(table: str, data: pa.Table | dict) -> pa.Table:
             if value is None:
                 columns.append(pa.nulls(n, field.type))
             elif isinstance(value, (pa.Array, pa.ChunkedArray)):
-                kind = _target(field, value.type).type
+                kind = target_field(field, value.type).type
                 columns.append(value if value.type == kind else value.cast(kind))
             else:
                 columns.append(pa.array(value, type=field.type))
-        fields = [_target(f, c.type) for f, c in zip(schema, columns)]
+        fields = [target_field(f, c.type) for f, c in zip(schema, columns)]
         return pa.Table.from_arrays(columns, schema=pa.schema(fields))
     missing = [f.name for f in schema if f.name not in data.column_names]
     for name in missing:
         data = data.append_column(schema.field(name), pa.nulls(len(data), schema.field(name).type))
     data = data.select(schema.names)
-    target = pa.schema([_target(f, data.schema.field(f.name).type) for f in schema])
+    target = pa.schema([target_field(f, data.schema.field(f.name).type) for f in schema])
     return data if data.schema == target else data.cast(target)
 
 
-def _target(field: pa.Field, given: pa.DataType) -> pa.Field:
+def target_field(field: pa.Field, given: pa.DataType) -> pa.Field:
     """The field a column of type ``given`` is conformed to: the schema's, except that a
     dictionary-coded ``dataset`` or ``split`` stays coded (a cast would spell out a string
     per row, millions of them in a keypoints part)."""

@@ -289,7 +289,7 @@ class Store:
         categories: pa.Table | None = None
         metadata: dict = {}
         splits: list[str] = []
-        seen_ids: dict[str, pa.Array] = {}
+        members: list[pa.Table] = []  # (split, image_id, stored_in): partitions, then lists
         written: dict[tuple[str, str], int] = {}
         waiting: dict[tuple[str, str], list[pa.Table]] = {}  # rows not yet in a part
 
@@ -316,9 +316,19 @@ class Store:
                         raise SourceError(source, None, f"two files give split {split!r}")
                     check_name(split, "split")
                     splits.append(split)
-                for key in ("images", "instances"):
-                    if key in part:
-                        _check_ids_across_splits(part[key], key, seen_ids, source)
+                if "images" in part and len(part["images"]):
+                    split_col = part["images"]["split"]
+                    members.append(
+                        pa.table(
+                            {
+                                "split": split_col,
+                                "image_id": part["images"]["image_id"],
+                                "stored_in": split_col,
+                            }
+                        )
+                    )
+                if "split_members" in part:
+                    members.append(part["split_members"].select(["split", "image_id", "stored_in"]))
                 for table in schema.SPLIT_TABLES:
                     tb = part.get(table)
                     if tb is None or not len(tb):
@@ -340,6 +350,10 @@ class Store:
                 flush(writer, table, split)
         if root:
             metadata["root"] = root  # where the source's images are found again on export
+        if members:
+            table = _split_members(dataset, members)
+            counts["split_members"] = len(table)
+            _write(partition_dir(txn, "split_members", dataset) / PART_FILE, table)
         categories = categories if categories is not None else schema.empty("categories")
         counts["categories"] = len(categories)
         if len(categories):
@@ -680,22 +694,23 @@ def arrow_table(relation) -> pa.Table:
     return result.read_all() if hasattr(result, "read_all") else result
 
 
-def _check_ids_across_splits(tb: pa.Table, key: str, seen: dict, source: str) -> None:
-    col = "image_id" if key == "images" else "instance_id"
-    ids = tb[col].combine_chunks()
-    if key in seen and len(ids):
-        clash = pc.is_in(ids, seen[key])
-        if pc.any(clash).as_py():
-            first = ids.filter(clash)[0].as_py()
-            raise SourceError(
-                source,
-                None,
-                f"{col} {first} appears in two splits; ids must be unique within a dataset "
-                "(ingest the files as separate datasets with --dataset)",
-            )
-        seen[key] = pa.concat_arrays([seen[key], ids])
-    else:
-        seen[key] = ids
+_MEMBER_COLUMNS = pa.schema(
+    [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
+)
+
+
+def _split_members(dataset: str, members: list[pa.Table]) -> pa.Table:
+    """The dataset's ``split_members``: each (split, image) once, partitions first, then the
+    split lists a source names, in source order."""
+    rows = pa.concat_tables([t.cast(_MEMBER_COLUMNS) for t in members])
+    split = pc.dictionary_encode(rows["split"].combine_chunks()).indices.to_numpy()
+    image = rows["image_id"].to_numpy()
+    order = np.lexsort((np.arange(len(rows)), image, split))  # stable within a (split, image)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (split[order][1:] != split[order][:-1]) | (image[order][1:] != image[order][:-1])
+    rows = rows.take(pa.array(np.sort(order[first])))
+    rows = rows.append_column("dataset", schema.constant(dataset, len(rows)))
+    return schema.conform("split_members", rows)
 
 
 def _splits_of(tb: pa.Table) -> list[str]:
@@ -759,9 +774,9 @@ def _write(path: Path, table: pa.Table) -> None:
             value = table[name][0].as_py()
             i = table.schema.get_field_index(name)
             table = table.set_column(i, name, schema.constant(value, len(table)))
-    encoding = dict.fromkeys(_byte_stream_columns(table), "BYTE_STREAM_SPLIT")
-    encoding.update((n, "DELTA_BINARY_PACKED") for n in DELTA_COLUMNS if n in table.column_names)
     leaves = {field.name: _leaf_paths(field) for field in table.schema}
+    encoding = dict.fromkeys(_byte_stream_leaves(table), "BYTE_STREAM_SPLIT")
+    encoding.update((n, "DELTA_BINARY_PACKED") for n in DELTA_COLUMNS if n in table.column_names)
     pq.write_table(
         table,
         path,
@@ -770,8 +785,9 @@ def _write(path: Path, table: pa.Table) -> None:
         use_dictionary=[
             leaf
             for name, paths in leaves.items()
-            if name not in encoding and name not in PLAIN_COLUMNS
+            if name not in PLAIN_COLUMNS
             for leaf in paths
+            if leaf not in encoding
         ],
         column_encoding=encoding or None,
         # dataset and split hold one value per file, which the folder names already give
@@ -810,7 +826,7 @@ PART_ROWS = 1_000_000
 #   joint cycles 0..V-1: plain bytes compress to 0.006 B (dictionary 0.015 B) in half the
 #     time, and scan as fast.
 DELTA_COLUMNS = ("image_id", "instance_id")
-PLAIN_COLUMNS = ("joint",)
+PLAIN_COLUMNS: tuple[str, ...] = ()
 
 
 def _row_group_rows(table: pa.Table, target: int = 32 << 20) -> int:
@@ -822,24 +838,29 @@ def _row_group_rows(table: pa.Table, target: int = 32 << 20) -> int:
     return int(min(max(target / max(per_row, 1.0), 8192), 1 << 20))
 
 
-def _byte_stream_columns(table: pa.Table, sample: int = 1 << 17) -> list[str]:
-    """The float32 columns (keypoint x, y, z, score) better written as byte streams.
+def _byte_stream_leaves(table: pa.Table, sample: int = 1 << 17) -> list[str]:
+    """The float32 leaves (pose coordinates and scores) better written as byte streams.
 
     Pixel-integer coordinates (COCO) take few distinct values (about 600 in 128k):
     dictionary pages shrink them best. Detector output in float32 (the real WLASL
     pickle) takes so many that a dictionary is built, overflows and is dropped, while
-    split byte streams let zstd squeeze the exponent and high mantissa bytes (store
-    0.66x the pickle instead of 1.13x). Float16 detector output (NTU HRNet pickles, 2-5k
-    distinct in 128k) stays a dictionary: as byte streams it would be up to 15% smaller
-    and written in half the time, but DuckDB scans it 20-35% slower, and a store is
-    read far more often than it is written. Judged per part on its first 128k values.
+    split byte streams let zstd squeeze the exponent and high mantissa bytes. Float16
+    detector output (NTU HRNet pickles, 2-5k distinct in 128k) stays a dictionary: as
+    byte streams it would be smaller and written faster, but DuckDB scans it 20-35%
+    slower, and a store is read far more often than it is written. Judged per part on
+    its first 128k values.
     """
     out = []
     for column in table.schema:
-        if pa.types.is_float32(column.type):
-            head = table[column.name].slice(0, sample)
+        kind, values = column.type, table[column.name]
+        if pa.types.is_list(kind):
+            kind = kind.value_type
+            head = values.slice(0, sample)
+            values = pc.list_flatten(head) if len(head) else head
+        if pa.types.is_float32(kind):
+            head = values.slice(0, sample)
             if pc.count_distinct(head).as_py() * 16 > len(head):
-                out.append(column.name)
+                out.extend(_leaf_paths(column))
     return out
 
 

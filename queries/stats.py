@@ -46,7 +46,8 @@ def _one(store, d: str) -> dict:
         store,
         """SELECT i.split, coalesce(n, 0) AS instances, count(*) AS images
            FROM images i LEFT JOIN (
-               SELECT image_id, count(*) AS n FROM instances WHERE dataset = $1 GROUP BY 1) USING (image_id)
+               SELECT split, image_id, count(*) AS n FROM instances WHERE dataset = $1 GROUP BY 1, 2)
+             USING (split, image_id)
            WHERE i.dataset = $1 GROUP BY 1, 2 ORDER BY 1, 2""",
         p,
     )
@@ -57,7 +58,7 @@ def _one(store, d: str) -> dict:
                   count(*) FILTER (WHERE visibility = 2) AS visible,
                   round(count(*) FILTER (WHERE visibility > 0) / count(*), 4) AS labelled_rate,
                   round(count(*) FILTER (WHERE visibility = 2) / count(*), 4) AS visible_rate
-           FROM keypoints_named WHERE dataset = $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+           FROM joints WHERE dataset = $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
         p,
     )
     sizes = _rows(
@@ -74,7 +75,7 @@ def _one(store, d: str) -> dict:
         """SELECT k.split,
                   count(*) FILTER (WHERE k.x < 0 OR k.y < 0 OR k.x >= i.width OR k.y >= i.height) AS outside,
                   count(*) AS labelled, count(*) FILTER (WHERE i.width IS NULL) AS without_size
-           FROM keypoints k JOIN images i USING (dataset, image_id)
+           FROM joints k JOIN images i USING (dataset, split, image_id)
            WHERE k.dataset = $1 AND k.visibility > 0 GROUP BY 1 ORDER BY 1""",
         p,
     )
@@ -240,7 +241,7 @@ def _heatmap(store, dataset: str):
         f"""SELECT least(floor(k.x / i.width * {HEATMAP_BINS}), {HEATMAP_BINS - 1})::INT AS bx,
                    least(floor(k.y / i.height * {HEATMAP_BINS}), {HEATMAP_BINS - 1})::INT AS by,
                    count(*) AS n
-            FROM keypoints k JOIN images i USING (dataset, image_id)
+            FROM joints k JOIN images i USING (dataset, split, image_id)
             WHERE k.dataset = $1 AND k.visibility > 0 AND i.width > 0 AND i.height > 0
               AND k.x >= 0 AND k.y >= 0 AND k.x < i.width AND k.y < i.height
             GROUP BY ALL""",

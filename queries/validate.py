@@ -38,7 +38,8 @@ CHECKS = (
         "error",
         "instances whose image_id names no image",
         """SELECT n.split, n.instance_id, n.image_id FROM instances n
-           ANTI JOIN images i ON i.dataset = n.dataset AND i.image_id = n.image_id WHERE n.dataset = $1""",
+           ANTI JOIN images i ON i.dataset = n.dataset AND i.split = n.split AND i.image_id = n.image_id
+           WHERE n.dataset = $1""",
     ),
     Check(
         "unknown_category",
@@ -76,7 +77,7 @@ CHECKS = (
         "warning",
         "labelled joints outside their image",
         """SELECT k.split, k.image_id, k.instance_id, k.frame, k.joint, k.x, k.y, i.width, i.height
-           FROM keypoints k JOIN images i USING (dataset, image_id)
+           FROM joints k JOIN images i USING (dataset, split, image_id)
            WHERE k.dataset = $1 AND k.visibility > 0
              AND (k.x < 0 OR k.y < 0 OR k.x >= i.width OR k.y >= i.height)""",
     ),
@@ -86,8 +87,9 @@ CHECKS = (
         "instances whose num_keypoints is not the count of labelled joints",
         """SELECT n.split, n.instance_id, n.num_keypoints, coalesce(j.labelled, 0) AS labelled
            FROM instances n LEFT JOIN (
-               SELECT dataset, instance_id, count(*) FILTER (WHERE visibility > 0) AS labelled
-               FROM keypoints WHERE dataset = $1 AND frame = 0 GROUP BY ALL) j USING (dataset, instance_id)
+               SELECT dataset, split, instance_id, labelled
+               FROM instance_joints WHERE dataset = $1 AND frame = 0) j
+             USING (dataset, split, instance_id)
            WHERE n.dataset = $1 AND n.num_keypoints IS NOT NULL AND n.num_keypoints <> coalesce(j.labelled, 0)""",
     ),
     Check(
@@ -95,7 +97,7 @@ CHECKS = (
         "warning",
         "boxes reaching outside their image (by more than a pixel)",
         """SELECT n.split, n.instance_id, n.bbox_x, n.bbox_y, n.bbox_w, n.bbox_h, i.width, i.height
-           FROM instances n JOIN images i USING (dataset, image_id)
+           FROM instances n JOIN images i USING (dataset, split, image_id)
            WHERE n.dataset = $1 AND (n.bbox_x < -1 OR n.bbox_y < -1
               OR n.bbox_x + n.bbox_w > i.width + 1 OR n.bbox_y + n.bbox_h > i.height + 1)""",
     ),
@@ -119,8 +121,8 @@ CHECKS = (
         "warning",
         "clips whose arrays have another length than total_frames",
         """SELECT i.split, i.image_id, i.file_name, i.num_frames AS total_frames, f.frames
-           FROM images i JOIN (SELECT dataset, image_id, count(*) AS frames FROM frames
-                               WHERE dataset = $1 GROUP BY ALL) f USING (dataset, image_id)
+           FROM images i JOIN (SELECT dataset, split, image_id, count(*) AS frames FROM frames
+                               WHERE dataset = $1 GROUP BY ALL) f USING (dataset, split, image_id)
            WHERE i.dataset = $1 AND i.num_frames IS NOT NULL AND i.num_frames <> f.frames""",
     ),
     Check(
@@ -128,7 +130,7 @@ CHECKS = (
         "warning",
         "per-frame skeletons whose frame is outside the clip",
         """SELECT n.split, n.image_id, n.instance_id, n.frame, i.num_frames
-           FROM instances n JOIN images i USING (dataset, image_id)
+           FROM instances n JOIN images i USING (dataset, split, image_id)
            WHERE n.dataset = $1 AND n.frame IS NOT NULL AND (n.frame < 0 OR n.frame >= i.num_frames)""",
     ),
 )

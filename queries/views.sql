@@ -1,23 +1,30 @@
--- Convenience views over the six tables, created on every store connection.
+-- Convenience views over the tables, created on every store connection.
 -- Each is documented in README ("Views"); plain SQL, so copy them anywhere.
 
--- keypoints with the joint's name and its instance's category
-CREATE OR REPLACE VIEW keypoints_named AS
-SELECT k.*, i.category_id, c.name AS category, c.keypoints[k.joint + 1] AS joint_name
-FROM keypoints k
-JOIN instances i USING (dataset, instance_id)
+-- joints: the per-joint form of keypoints (one row per joint of a pose), with the joint's
+-- name from its category. The lists of a pose row are unnested side by side.
+CREATE OR REPLACE VIEW joints AS
+SELECT k.dataset, k.split, k.image_id, k.instance_id, k.frame, k.category_id,
+       k.joint, k.x, k.y, k.z, k.visibility, k.score,
+       c.keypoints[k.joint + 1] AS joint_name, c.name AS category
+FROM (
+  SELECT dataset, split, image_id, instance_id, frame, category_id,
+         unnest(range(len(x)))::SMALLINT AS joint,
+         unnest(x) AS x, unnest(y) AS y, unnest(z) AS z,
+         unnest(visibility) AS visibility, unnest(score) AS score
+  FROM keypoints
+) k
 LEFT JOIN categories c
-  ON c.dataset = i.dataset AND c.category_id = i.category_id AND c.kind = 'object';
+  ON c.dataset = k.dataset AND c.category_id = k.category_id AND c.kind = 'object';
 
 -- per instance (and frame): joints carried, labelled (v > 0), visible (v = 2), occluded (v = 1)
 CREATE OR REPLACE VIEW instance_joints AS
 SELECT dataset, split, image_id, instance_id, frame,
-       count(*) AS joints,
-       count(*) FILTER (WHERE visibility > 0) AS labelled,
-       count(*) FILTER (WHERE visibility = 2) AS visible,
-       count(*) FILTER (WHERE visibility = 1) AS occluded
-FROM keypoints
-GROUP BY ALL;
+       len(visibility) AS joints,
+       len(list_filter(visibility, lambda v: v > 0)) AS labelled,
+       len(list_filter(visibility, lambda v: v = 2)) AS visible,
+       len(list_filter(visibility, lambda v: v = 1)) AS occluded
+FROM keypoints;
 
 -- COCO's size classes: area (segment area, else box area) below 32², below 96², or above
 CREATE OR REPLACE VIEW instance_sizes AS

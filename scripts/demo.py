@@ -30,36 +30,32 @@ QUERIES = {
         SELECT dataset, split, count(*) AS images, sum(n) AS instances,
                round(sum(labelled) / sum(n), 2) AS mean_labelled_joints
         FROM images
-        LEFT JOIN (SELECT dataset, image_id, count(*) AS n, sum(num_keypoints) AS labelled
-                   FROM instances GROUP BY ALL) USING (dataset, image_id)
+        LEFT JOIN (SELECT dataset, split, image_id, count(*) AS n, sum(num_keypoints) AS labelled
+                   FROM instances GROUP BY ALL) USING (dataset, split, image_id)
         GROUP BY ALL ORDER BY ALL""",
-    "Per-joint visibility in COCO (joint names from the category)": """
-        SELECT any_value(c.keypoints[k.joint + 1]) AS joint,
-               round(avg((k.visibility = 2)::INT), 3) AS visible,
-               round(avg((k.visibility = 1)::INT), 3) AS occluded
-        FROM keypoints k
-        JOIN instances i USING (dataset, instance_id)
-        JOIN categories c ON c.dataset = i.dataset AND c.category_id = i.category_id
-        WHERE k.dataset = 'coco'
-        GROUP BY k.joint ORDER BY k.joint LIMIT 8""",
+    "Per-joint visibility in COCO (the joints view: one row per joint, named)": """
+        SELECT any_value(joint_name) AS joint,
+               round(avg((visibility = 2)::INT), 3) AS visible,
+               round(avg((visibility = 1)::INT), 3) AS occluded
+        FROM joints WHERE dataset = 'coco'
+        GROUP BY joint ORDER BY joint LIMIT 8""",
     "PoseSOR: saliency rank (visiting_order) against person size": """
         SELECT (attributes::JSON->>'visiting_order')::INT AS rank,
                count(*) AS persons, round(avg(bbox_w * bbox_h)) AS mean_box_area
         FROM instances WHERE dataset = 'posesor-assr'
         GROUP BY rank ORDER BY rank LIMIT 5""",
     "FashionAI: labelled joints per garment (visibility mapped to COCO's 0/1/2)": """
-        SELECT c.name AS garment, count(DISTINCT i.instance_id) AS garments,
-               round(avg((k.visibility = 2)::INT), 3) AS visible,
-               round(avg((k.visibility = 1)::INT), 3) AS occluded
-        FROM keypoints k JOIN instances i USING (dataset, instance_id)
-        JOIN categories c ON c.dataset = i.dataset AND c.category_id = i.category_id
-        WHERE k.dataset = 'fashionai' GROUP BY 1 ORDER BY 1""",
+        SELECT category AS garment, count(DISTINCT instance_id) AS garments,
+               round(avg((visibility = 2)::INT), 3) AS visible,
+               round(avg((visibility = 1)::INT), 3) AS occluded
+        FROM joints WHERE dataset = 'fashionai' GROUP BY 1 ORDER BY 1""",
     "PYSKL: clips, frames and mean joint score per action label": """
         SELECT i.label, count(*) AS clips, sum(i.num_frames) AS frames,
                round(avg(s.score), 3) AS mean_clip_score
         FROM images i
-        JOIN (SELECT dataset, image_id, avg(score) AS score FROM keypoints GROUP BY ALL) s
-          USING (dataset, image_id)
+        JOIN (SELECT dataset, split, image_id, avg(score) AS score FROM joints
+              WHERE visibility > 0 GROUP BY ALL) s
+          USING (dataset, split, image_id)
         WHERE i.dataset = 'ntu' GROUP BY 1 ORDER BY 1""",
     "Kinetics: skeletons per clip, from the kpfiles": """
         SELECT dataset, count(DISTINCT image_id) AS clips, count(*) AS skeletons,

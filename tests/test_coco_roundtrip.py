@@ -17,7 +17,7 @@ from posestore.ingest.coco import read_coco
 from posestore.queries.export.coco import coco_json
 from strict import differences
 
-from posestore import synthetic
+from posestore import poses, synthetic
 from posestore.errors import SourceError
 
 REAL_COCO = real_params("coco_keypoints", "*.json") + real_params("cvat_coco", "*.json")
@@ -84,7 +84,7 @@ def test_differing_images_with_one_id_are_an_error(tmp_path):
 def test_values_the_columns_hold_are_the_source_values(tmp_path):
     """The typed columns answer queries with the source's numbers, not just round-trip them."""
     tables = next(read_coco(CASES / "float_coordinates.json", "d"))
-    kp = tables["keypoints"].to_pydict()
+    kp = poses.joint_rows(tables["keypoints"]).to_pydict()
     assert kp["x"][:2] == pytest.approx([354.69, 0.1], rel=1e-7)
     assert kp["visibility"][:3] == [2, 1, 0]
     inst = tables["instances"].to_pydict()

@@ -12,7 +12,7 @@ from conftest import real_dir, real_params
 from posestore.ingest.fashionai import read_fashionai
 from test_bad_input import snapshot
 
-from posestore import synthetic
+from posestore import poses, synthetic
 from posestore.errors import SourceError
 from posestore.formats import FASHIONAI_CATEGORIES, FASHIONAI_JOINTS
 
@@ -53,7 +53,7 @@ def test_real_ground_truth_visibility_is_mapped_to_coco(store):
             if name in defined:
                 expected[int(cell.split("_")[2]) + 1] += 1
     store.ingest(path, dataset="gt")
-    got = dict(store.sql("SELECT visibility, count(*) FROM keypoints GROUP BY 1").fetchall())
+    got = dict(store.sql("SELECT visibility, count(*) FROM joints GROUP BY 1").fetchall())
     assert got == expected
     per_cat = dict(
         store.sql(
@@ -91,7 +91,7 @@ def test_joints_go_to_their_category_and_absent_ones_stay_absent(tmp_path):
     path = synthetic.fashionai_csv(tmp_path / "train.csv", n_rows=30, seed=9)
     rows = cells(path.read_bytes())[1:]
     tables = next(read_fashionai(path, "f"))
-    kp = tables["keypoints"].to_pydict()
+    kp = poses.joint_rows(tables["keypoints"]).to_pydict()
     assert len(kp["joint"]) == sum(len(FASHIONAI_CATEGORIES[r[1]]) for r in rows)
     first = rows[0]
     names = FASHIONAI_CATEGORIES[first[1]]

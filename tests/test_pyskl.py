@@ -67,13 +67,20 @@ def test_real_ntu_flattens_to_dense_rows_with_scores(store):
         a["keypoint"].shape[0] * a["keypoint"].shape[1] * a["keypoint"].shape[2]
         for a in src["annotations"]
     )
-    rows, vis = store.sql(
-        "SELECT count(*), min(visibility) FROM keypoints WHERE dataset = 'ntu'"
+    padding = sum(
+        int(((a["keypoint"] == 0).all(axis=-1) & (a["keypoint_score"] == 0)).sum())
+        for a in src["annotations"]
+    )
+    rows, hidden, visible = store.sql(
+        "SELECT count(*), count(*) FILTER (WHERE visibility = 0), count(*) FILTER (WHERE visibility = 2) "
+        "FROM joints WHERE dataset = 'ntu'"
     ).fetchall()[0]
-    assert rows == expected and vis == 2
+    assert rows == expected and hidden == padding > 0 and visible == expected - padding
+    poses = store.sql("SELECT count(*) FROM keypoints WHERE dataset = 'ntu'").fetchall()[0][0]
+    assert poses == sum(a["keypoint"].shape[0] * a["keypoint"].shape[1] for a in src["annotations"])
     a = src["annotations"][5]
     got = store.sql(
-        "SELECT x, y, score FROM keypoints WHERE dataset='ntu' AND image_id = 6 AND frame = 3 AND joint = 9"
+        "SELECT x, y, score FROM joints WHERE dataset='ntu' AND image_id = 6 AND frame = 3 AND joint = 9"
     ).fetchall()[0]
     assert got == pytest.approx(
         (
@@ -140,7 +147,7 @@ def test_3d_keeps_z_and_no_score(store, tmp_path):
     clips = synthetic.pyskl_clips(3, joints=25, channels=3, persons=(2,))
     path = synthetic.pyskl_pickle(tmp_path / "ntu3d.pkl", clips)
     store.ingest(path, dataset="ntu3d")
-    z, score = store.sql("SELECT sum(z), count(score) FROM keypoints").fetchall()[0]
+    z, score = store.sql("SELECT sum(z), count(score) FROM joints").fetchall()[0]
     assert z == pytest.approx(
         sum(float(c["keypoint"][..., 2].astype(np.float64).sum()) for c in clips), rel=1e-5
     )
@@ -269,7 +276,7 @@ def test_sql_across_formats(store, tmp_path):
 
     rows = store.sql(
         """SELECT i.label, k.joint, avg(k.score) AS mean_score
-           FROM keypoints k JOIN images i USING (dataset, image_id)
+           FROM joints k JOIN images i USING (dataset, split, image_id)
            WHERE k.dataset = 'ntu' GROUP BY ALL ORDER BY ALL"""
     ).fetchall()
     expected: dict = {}
@@ -283,14 +290,10 @@ def test_sql_across_formats(store, tmp_path):
         assert mean == pytest.approx(np.concatenate(expected[(label, joint)]).mean(), rel=1e-5)
 
     joined = store.sql(
-        """WITH names AS (
-               SELECT dataset, category_id, unnest(keypoints) AS name, generate_subscripts(keypoints, 1) - 1 AS joint
-               FROM categories WHERE kind = 'object'),
-           per_joint AS (
-               SELECT k.dataset, n.name, avg((k.visibility = 2)::INT) AS visible, avg(k.score) AS score
-               FROM keypoints k JOIN instances i USING (dataset, instance_id)
-               JOIN names n ON n.dataset = i.dataset AND n.category_id = i.category_id AND n.joint = k.joint
-               GROUP BY ALL)
+        """WITH per_joint AS (
+               SELECT dataset, joint_name AS name, avg((visibility = 2)::INT) AS visible,
+                      avg(score) AS score
+               FROM joints GROUP BY ALL)
            SELECT c.name, c.visible AS coco_visible, p.score AS ntu_score
            FROM per_joint c JOIN per_joint p ON c.name = p.name AND c.dataset = 'coco' AND p.dataset = 'ntu'
            ORDER BY c.name"""
@@ -352,7 +355,7 @@ def test_many_batches_gather_into_few_parts_and_round_trip(store, tmp_path, monk
     from posestore import store as store_module
 
     monkeypatch.setattr(pyskl, "ROWS_PER_BATCH", 300)  # about a clip per batch
-    monkeypatch.setattr(store_module, "PART_ROWS", 2_000)
+    monkeypatch.setattr(store_module, "PART_ROWS", 200)
     clips = synthetic.pyskl_clips(40, seed=8, persons=(1, 2))
     names = [c["frame_dir"] for c in clips]
     splits = {"xsub_train": names[::2], "xsub_val": names[1::2]}  # interleaved, as in NTU
@@ -363,10 +366,10 @@ def test_many_batches_gather_into_few_parts_and_round_trip(store, tmp_path, monk
         for table in ("instances", "frames", "keypoints"):
             parts = sorted((store.root / table / "dataset=p" / f"split={split}").glob("*.parquet"))
             rows = [pq.ParquetFile(p).metadata.num_rows for p in parts]
-            assert all(n >= 2_000 for n in rows[:-1]) and rows[-1] > 0, (table, rows)
-            if table == "keypoints":
-                assert len(parts) > 1
+            assert all(n >= 200 for n in rows[:-1]) and rows[-1] > 0, (table, rows)
+            if table == "instances":
+                assert len(parts) == 1  # 20 clips' person tracks: under 200 rows
             else:
-                assert len(parts) == 1  # 20 clips' instances or frames: under 2,000 rows
+                assert len(parts) > 1  # a pose or a frame row per frame: many batches' worth
             ids = pa.concat_tables(pq.read_table(p) for p in parts)["image_id"].to_pylist()
             assert ids == sorted(ids)  # source order kept across the gathered batches

@@ -70,7 +70,7 @@ def test_stats_match_a_plain_python_count_of_the_json(coco_val):
 def test_views_agree_with_the_json(coco_val):
     store, doc = coco_val
     named = store.sql(
-        "SELECT joint_name, count(*) FROM keypoints_named WHERE dataset='val' GROUP BY 1"
+        "SELECT joint_name, count(*) FROM joints WHERE dataset='val' GROUP BY 1"
     ).fetchall()
     assert dict(named) == {n: len(doc["annotations"]) for n in COCO17_JOINTS}
     joints = dict(

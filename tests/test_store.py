@@ -64,20 +64,24 @@ def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_pat
         ).fetchall()
     }
     assert described["dataset"] == "VARCHAR" and described["instance_id"] == "BIGINT"
-    assert lf.select(pl.col("x").cast(pl.Float64).sum()).collect().item() == pytest.approx(
-        store.sql("SELECT sum(x) FROM keypoints").fetchall()[0][0]
-    )
+    # one row per pose, the joints as lists of one length per category
+    assert lf.select(pl.col("x").list.len().unique()).collect()["x"].to_list() == [17]
+    assert lf.select(
+        pl.col("x").list.eval(pl.element().cast(pl.Float64)).list.sum().sum()
+    ).collect().item() == pytest.approx(store.sql("SELECT sum(x) FROM joints").fetchall()[0][0])
 
 
 def test_detector_coordinates_are_written_as_byte_streams(store, tmp_path):
     clips = synthetic.pyskl_clips(20, seed=4)  # float32 noise: nearly every value distinct
     store.ingest(synthetic.pyskl_pickle(tmp_path / "clips.pkl", clips), dataset="ntu")
     encodings = _encodings(store.root / "keypoints/dataset=ntu")
-    assert "BYTE_STREAM_SPLIT" in encodings["x"] and "BYTE_STREAM_SPLIT" in encodings["score"]
-    assert "BYTE_STREAM_SPLIT" not in encodings["joint"]
+    assert "BYTE_STREAM_SPLIT" in encodings["x.list.element"]
+    assert "BYTE_STREAM_SPLIT" in encodings["score.list.element"]
+    assert "BYTE_STREAM_SPLIT" not in encodings["visibility.list.element"]
     got = pl.scan_parquet(str(store.root / "keypoints"), hive_partitioning=True)
     total = sum(float(c["keypoint"][..., 0].astype(np.float64).sum()) for c in clips)
-    assert got.select(pl.col("x").cast(pl.Float64).sum()).collect().item() == pytest.approx(total)
+    sums = pl.col("x").list.eval(pl.element().cast(pl.Float64)).list.sum().sum()
+    assert got.select(sums).collect().item() == pytest.approx(total)
 
 
 @pytest.mark.real
@@ -85,7 +89,8 @@ def test_pixel_coordinates_are_written_as_dictionary_pages(store):
     path = real_dir("coco_keypoints") / "hrnetpe_person_keypoints_train2017.json"
     store.ingest(path, dataset="hrnet")  # integer pixels: a few hundred distinct values
     encodings = _encodings(store.root / "keypoints/dataset=hrnet")
-    assert "RLE_DICTIONARY" in encodings["x"] and "BYTE_STREAM_SPLIT" not in encodings["x"]
+    x = encodings["x.list.element"]
+    assert "RLE_DICTIONARY" in x and "BYTE_STREAM_SPLIT" not in x
     outlines = _encodings(store.root / "instances/dataset=hrnet")
     assert "RLE_DICTIONARY" in outlines["polygons.list.element.list.element"]
 
@@ -98,32 +103,31 @@ def test_float16_pose_columns_get_the_encodings_that_suit_them(store):
     encodings = _encodings(folder)
     # 2-5k distinct values per 128k: dictionaries, which DuckDB scans fastest
     for column in ("x", "y", "score"):
-        assert (
-            "RLE_DICTIONARY" in encodings[column] and "BYTE_STREAM_SPLIT" not in encodings[column]
-        )
+        leaf = encodings[f"{column}.list.element"]
+        assert "RLE_DICTIONARY" in leaf and "BYTE_STREAM_SPLIT" not in leaf
     assert "DELTA_BINARY_PACKED" in encodings["instance_id"]
     assert "DELTA_BINARY_PACKED" in encodings["image_id"]
-    assert "RLE_DICTIONARY" not in encodings["joint"]
     for part in folder.rglob("*.parquet"):
         group = pq.ParquetFile(part).metadata.row_group(0)
         stats = {
             group.column(i).path_in_schema: group.column(i).is_stats_set
             for i in range(group.num_columns)
         }
-        assert not stats["dataset"] and not stats["split"] and stats["instance_id"] and stats["x"]
+        assert not stats["dataset"] and not stats["split"] and stats["instance_id"]
+        assert stats["x.list.element"]
     # what other engines read back from those pages is what posestore's SQL sees
     lf = pl.scan_parquet(str(store.root / "keypoints"), hive_partitioning=True)
     polars_sums = (
         lf.select(
             pl.col("instance_id").sum(),
-            pl.col("joint").cast(pl.Int64).sum(),
-            pl.col("x").cast(pl.Float64).sum(),
+            pl.col("x").list.len().cast(pl.Int64).sum().alias("joints"),
+            pl.col("x").list.eval(pl.element().cast(pl.Float64)).list.sum().sum(),
         )
         .collect()
         .row(0)
     )
     duck_sums = store.sql(
-        "SELECT sum(instance_id), sum(joint), sum(x::DOUBLE) FROM keypoints"
+        "SELECT sum(instance_id), sum(len(x)), sum(list_sum(x)::DOUBLE) FROM keypoints"
     ).fetchall()[0]
     assert polars_sums[:2] == duck_sums[:2] and polars_sums[2] == pytest.approx(duck_sums[2])
 
@@ -153,12 +157,15 @@ def test_scan_and_sql_agree(store, tmp_path):
         synthetic.write_json(synthetic.coco_keypoints(40, seed=3), tmp_path / "a.json"), dataset="a"
     )
     visible = (
-        store.scan("keypoints").filter(pl.col("visibility") == 2).select(pl.len()).collect().item()
+        store.scan("keypoints")
+        .select(pl.col("visibility").explode())
+        .filter(pl.col("visibility") == 2)
+        .select(pl.len())
+        .collect()
+        .item()
     )
     assert (
-        visible
-        == store.sql("SELECT count(*) FROM keypoints WHERE visibility = 2").fetchall()[0][0]
-        > 0
+        visible == store.sql("SELECT count(*) FROM joints WHERE visibility = 2").fetchall()[0][0] > 0
     )
 
 
@@ -231,7 +238,7 @@ def test_ingest_killed_midway_leaves_the_previous_version_whole(store, tmp_path)
     reopened = posestore.open(store.root)
     assert list(txn_root.iterdir()) == []
     assert reopened.sql("SELECT count(*) FROM images WHERE dataset = 'd'").fetchall() == [(50,)]
-    assert reopened.sql("SELECT count(*) FROM keypoints WHERE dataset = 'd'").fetchall()[0][0] == (
+    assert reopened.sql("SELECT count(*) FROM joints WHERE dataset = 'd'").fetchall()[0][0] == (
         sum(len(a["keypoints"]) // 3 for a in json.loads(old.read_bytes())["annotations"])
     )
 

@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import jsonnum, schema
+from posestore import jsonnum, poses, schema
 
 _IMAGE_COLUMNS = {
     "id": "image_id",
@@ -78,7 +78,7 @@ def _as_coco(tables: schema.Tables) -> schema.Tables:
     """Another format's tables as COCO expects them: boxes, areas and labelled-joint counts
     derived from the joints where the source has none, unlabelled joints at (0, 0), and
     the source format's own fields (``attributes``) left behind."""
-    inst, kp = tables["instances"], tables["keypoints"]
+    inst, kp = tables["instances"], poses.joint_rows(tables["keypoints"])
     kp = kp.filter(pc.equal(kp["frame"], 0)) if len(kp) else kp
     vis = kp["visibility"].fill_null(0).to_numpy(zero_copy_only=False)
     labelled = vis > 0
@@ -204,7 +204,7 @@ def _annotations(tables: schema.Tables, order: list[str], styles: dict) -> list[
         "bbox": _bbox(inst, styles.get("annotations.bbox")),
         "segmentation": _segmentation(inst, styles.get("annotations.segmentation")),
         "keypoints": _keypoint_lists(
-            inst, tables["keypoints"], styles.get("annotations.keypoints")
+            inst, poses.joint_rows(tables["keypoints"]), styles.get("annotations.keypoints")
         ),
     }
     mapping = {

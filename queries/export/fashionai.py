@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import jsonnum, schema
+from posestore import jsonnum, poses, schema
 from posestore.errors import StoreError
 from posestore.formats import (
     FASHIONAI_ABSENT_CELL,
@@ -36,7 +36,9 @@ def fashionai_csv(tables: schema.Tables, split_meta: dict | None = None) -> byte
     kind = meta.get("kind") or ("train" if len(tables["keypoints"]) else "test")
     columns: list[list[str]] = [images["file_name"].to_pylist(), names]
     if kind == "train":
-        cells = _joint_cells(images, tables["instances"], tables["keypoints"], tables["categories"])
+        cells = _joint_cells(
+            images, tables["instances"], poses.joint_rows(tables["keypoints"]), tables["categories"]
+        )
         columns += [cells[:, j].tolist() for j in range(len(FASHIONAI_JOINTS))]
     rows = [list(r) for r in zip(*columns)] if n else []
     _apply_overrides(rows, images["attributes"], kind)

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, pyjson, schema
+from posestore import jsonnum, poses, pyjson, schema
 from posestore.errors import StoreError
 
 PROTOCOL = 4
@@ -31,7 +31,7 @@ def pyskl_objects(
     """
     images = pa.concat_tables([p["images"] for p in parts.values()]).sort_by("image_id")
     instances = pa.concat_tables([p["instances"] for p in parts.values()]).sort_by("instance_id")
-    keypoints = pa.concat_tables([p["keypoints"] for p in parts.values()])
+    keypoints = poses.joint_rows(pa.concat_tables([p["keypoints"] for p in parts.values()]))
     arrays = meta.get("arrays", {})
     clips = _clip_dicts(images, meta)
     kpfiles: dict[str, object] = {}

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import schema
+from posestore import poses, schema
 
 _FRAME_BITS = 24
 
@@ -21,7 +21,7 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     images, frames, kp, inst = (
         tables["images"],
         tables["frames"],
-        tables["keypoints"],
+        poses.joint_rows(tables["keypoints"]),
         tables["instances"],
     )
     frames = frames.sort_by([("image_id", "ascending"), ("frame", "ascending")])
@@ -49,7 +49,7 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
         },
     )
     if not len(kp):
-        empty = {t: schema.empty(t) for t in ("instances", "keypoints")}
+        empty = {"instances": schema.empty("instances"), "keypoints": kp}
         return {
             **tables,
             "images": stills,

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import schema
+from posestore import poses, schema
 from posestore.errors import StoreError
 
 DECIMALS = 6
@@ -95,7 +95,7 @@ def label_lines(
     height = images["height"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
 
     # joints: (n, joints, 3) x, y, v in pixels; padding stays 0 0 0
-    kp = tables["keypoints"]
+    kp = poses.joint_rows(tables["keypoints"])
     kp = kp.filter(pc.equal(kp["frame"], 0)) if len(kp) else kp
     xyv = np.zeros((n, joints, 3))
     if len(kp):

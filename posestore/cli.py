@@ -14,7 +14,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from posestore.errors import PoseStoreError
+from posestore.errors import PoseStoreError, StoreError
 
 DESCRIPTION = (
     "A columnar analytics store for pose datasets. Ingest COCO keypoints (and PoseSOR, CVAT, "
@@ -145,7 +145,7 @@ def cmd_rm(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from posestore.errors import SelectionError, StoreError
+    from posestore.errors import SelectionError
 
     root = _store_path(args)
     if not root.is_dir():
@@ -217,11 +217,12 @@ def _print_table(columns: list[str], rows: list[tuple], limit: int) -> None:
 
 def cmd_stats(args) -> int:
     store = _open(args)
-    result = store.stats(args.dataset)
+    result = store.stats(args.dataset, args.split)
     if args.html:
         from posestore.queries.stats import html_report
 
-        Path(args.html).write_text(html_report(result, store), encoding="utf-8")
+        source = store.scoped(args.dataset, args.split) if args.split else store
+        Path(args.html).write_text(html_report(result, source), encoding="utf-8")
     if args.json:
         import orjson
 
@@ -243,9 +244,11 @@ def cmd_validate(args) -> int:
     if path.exists():
         from posestore.store import validate_source
 
+        if args.split:
+            raise StoreError("--split applies to a dataset of the store, not to a source file")
         report = validate_source(path, args.format)
     else:
-        report = _open(args).validate(args.target)
+        report = _open(args).validate(args.target, split=args.split)
     if args.json:
         import orjson
 
@@ -338,7 +341,8 @@ def parser() -> argparse.ArgumentParser:
     p = command(
         "sql", cmd_sql, "run SQL (DuckDB) over the store and print the result",
         "Run SQL over the tables datasets, categories, images, instances, keypoints, frames and the "
-        "views keypoints_named, instance_joints, instance_sizes, posesor_ranks, clip_labels.",
+        "split_members, and the views joints, instance_joints, instance_sizes, posesor_ranks, "
+        "clip_labels.",
     )  # fmt: skip
     p.add_argument("query", help='e.g. "SELECT dataset, count(*) FROM instances GROUP BY 1"')
     out = p.add_mutually_exclusive_group()
@@ -355,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
         "classes, joints outside their image, labels and categories.",
     )  # fmt: skip
     p.add_argument("dataset", nargs="?", help="one dataset [default: all]")
+    p.add_argument("--split", help="one split or split list of the dataset (e.g. xview_val)")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report with plots")
 
@@ -366,6 +371,7 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("target", help="a source file or folder, or a dataset of the store")
     p.add_argument("--format", "-f", help="the source's format, if it cannot be told")
+    p.add_argument("--split", help="one split or split list of a dataset of the store")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     p = command(
@@ -377,13 +383,17 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("dataset")
     p.add_argument("out", type=Path, metavar="OUT")
-    p.add_argument("--split", help="only this split")
+    p.add_argument("--split", help="only this split, or any split list (e.g. xview_val)")
     p.add_argument(
         "--format", "-f", help="coco, pyskl, fashionai or yolo-pose [default: the dataset's own]"
     )
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--where", help='SQL predicate over images, e.g. "width > 600"')
-    sel.add_argument("--query", help="SQL returning the image_id column of the images to keep")
+    sel.add_argument(
+        "--query",
+        help="SQL returning image_id (or dataset, split, image_id) of the images to keep; "
+        "ids of other datasets never select",
+    )
     p.add_argument(
         "--images",
         choices=("none", "copy", "link"),

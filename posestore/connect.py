@@ -9,14 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from posestore.layout import TABLES, has_files, table_glob
+from posestore.layout import SPLIT_TABLES, TABLES, has_files, table_glob
 
 
-def create_views(con, root: Path, empty_table: Callable | None = None) -> bool:
+def create_views(
+    con,
+    root: Path,
+    empty_table: Callable | None = None,
+    scope: tuple[str, str, bool] | None = None,
+) -> bool:
     """Create the table views and the convenience views on ``con``.
 
     A table without files needs ``empty_table(con, name)`` to give it a typed empty view;
     without one, nothing is created and False is returned (the caller takes the long way).
+    ``scope`` ``(dataset, split, is_partition)`` narrows the split tables to one dataset's
+    split partition or split list (``xview_val``), so every view and query sees only it.
     """
     missing = [t for t in TABLES if not has_files(root, t)]
     if missing and empty_table is None:
@@ -28,12 +35,30 @@ def create_views(con, root: Path, empty_table: Callable | None = None) -> bool:
             pattern = table_glob(root, table).replace("'", "''")
             con.execute(
                 f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-                f"'{pattern}', hive_partitioning = false, union_by_name = true)"
+                f"'{pattern}', hive_partitioning = false, union_by_name = true) t"
+                + (_scope_filter(table, scope) if scope else "")
             )
     from posestore.queries import VIEWS_SQL
 
     con.execute(VIEWS_SQL)
     return True
+
+
+def _scope_filter(table: str, scope: tuple[str, str, bool]) -> str:
+    """The WHERE clause that narrows a table's view to a scope (see ``create_views``)."""
+    dataset, split, is_partition = _quote(scope[0]), _quote(scope[1]), scope[2]
+    if table not in SPLIT_TABLES:
+        return f" WHERE t.dataset = {dataset}"
+    if is_partition:
+        return f" WHERE t.dataset = {dataset} AND t.split = {split}"
+    return (
+        f" WHERE t.dataset = {dataset} AND t.image_id IN (SELECT m.image_id FROM split_members m"
+        f" WHERE m.dataset = {dataset} AND m.split = {split} AND m.stored_in = t.split)"
+    )
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def connect(root: Path):

@@ -91,6 +91,8 @@ def partition_dir(root: Path, table: str, dataset: str, split: str | None = None
 class Store:
     """A posestore folder. Use ``posestore.open(path)``."""
 
+    _scope: tuple[str, str, bool] | None = None
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         (self.root / META_DIR / TXN_DIR).mkdir(parents=True, exist_ok=True)
@@ -403,7 +405,7 @@ class Store:
             con.register(f"_empty_{table}", schema.empty(table))
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
 
-        create_views(self._con, self.root, empty_table)
+        create_views(self._con, self.root, empty_table, scope=self._scope)
 
     def table_glob(self, table: str) -> str:
         """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
@@ -423,15 +425,32 @@ class Store:
             return pl.from_arrow(schema.empty(table)).lazy()
         return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
 
-    def stats(self, dataset: str | None = None) -> dict:
-        """Statistics per dataset (all, or one): see ``posestore.queries.stats``."""
+    def scoped(self, dataset: str, split: str) -> Store:
+        """The same store seen through one dataset's split partition or split list: its
+        connection's tables and views hold only those images and what hangs off them."""
+        view = Store.__new__(Store)
+        view.root, view._con = self.root, None
+        view._scope = (dataset, split, self._check_split(dataset, split))
+        return view
+
+    def stats(self, dataset: str | None = None, split: str | None = None) -> dict:
+        """Statistics per dataset (all, or one; ``split``: one split or split list of it):
+        see ``posestore.queries.stats``."""
         from posestore.queries.stats import dataset_stats
 
+        if split is not None and dataset is None:
+            raise StoreError("--split needs a dataset")
         if dataset is not None:
             self.dataset_info(dataset)
-        return dataset_stats(self, [dataset] if dataset else None)
+        source = self.scoped(dataset, split) if split and dataset else self
+        return dataset_stats(source, [dataset] if dataset else None)
 
-    def validate(self, target: str | os.PathLike, format: str | None = None) -> dict:  # noqa: A002
+    def validate(
+        self,
+        target: str | os.PathLike,
+        format: str | None = None,  # noqa: A002
+        split: str | None = None,
+    ) -> dict:
         """What is wrong or suspicious in a dataset of this store, or in a source file or folder.
 
         A source is ingested into a throwaway store (this one is not touched); what its
@@ -444,10 +463,34 @@ class Store:
         if path.exists():
             return validate_source(path, format)
         name = check_name(str(target))
-        findings = {name: validate_dataset(self, name)}
+        source = self.scoped(name, split) if split else self
+        findings = {name: validate_dataset(source, name)}
         return _summary(str(target), findings)
 
     # -- selection and export -------------------------------------------------
+
+    def split_names(self, dataset: str) -> tuple[list[str], list[str]]:
+        """The dataset's split partitions, and the other split lists its source names
+        (NTU's ``xview_*`` beside its ``xsub_*`` partitions); any of them is a ``--split``."""
+        info = self.dataset_info(dataset)
+        partitions = list(info["metadata"].get("splits", {}))
+        lists = []
+        folder = partition_dir(self.root, "split_members", dataset)
+        if folder.exists():
+            names = pq.read_table(folder, columns=["split"])["split"]
+            lists = [n for n in dict.fromkeys(names.to_pylist()) if n not in partitions]
+        return partitions, lists
+
+    def _check_split(self, dataset: str, split: str) -> bool:
+        """True when ``split`` is a partition, False when it is another split list; an unknown
+        name is an error listing the dataset's splits."""
+        partitions, lists = self.split_names(dataset)
+        if split in partitions:
+            return True
+        if split in lists:
+            return False
+        known = ", ".join(partitions) + (f"; split lists: {', '.join(lists)}" if lists else "")
+        raise StoreError(f"dataset {dataset!r} has no split {split!r} (splits: {known})")
 
     def select_images(
         self,
@@ -455,27 +498,57 @@ class Store:
         split: str | None = None,
         where: str | None = None,
         query: str | None = None,
+        selection: object | None = None,
     ) -> pa.Table:
-        """``(split, image_id)`` of the images a predicate over ``images`` or a query selects."""
+        """``(split, image_id)`` of the dataset's images that a predicate over ``images``, a
+        query, or a ``selection`` frame (Polars, PyArrow or pandas) picks, within ``split``
+        (a partition or any split list).
+
+        A query or selection gives ``image_id`` alone (read within this dataset and split), or
+        ``dataset``, ``split`` and ``image_id``; ids of other datasets or splits never select.
+        """
         self.dataset_info(dataset)
-        if where and query:
-            raise SelectionError("give --where or --query, not both")
+        if sum(x is not None for x in (where, query, selection)) > 1:
+            raise SelectionError("give one of --where, --query or a selection, not several")
         params: list = [dataset]
-        sql = "SELECT split, image_id FROM images WHERE dataset = ?"
-        if split:
+        sql = "SELECT dataset, split, image_id FROM images i WHERE dataset = ?"
+        if split and self._check_split(dataset, split):
             sql += " AND split = ?"
             params.append(split)
+        elif split:
+            sql += (
+                " AND image_id IN (SELECT m.image_id FROM split_members m WHERE m.dataset = ?"
+                " AND m.split = ? AND m.stored_in = i.split)"
+            )
+            params += [dataset, split]
         if where:
             sql += f" AND ({where})"
-        if query:
-            sql = (
-                f"SELECT i.split, i.image_id FROM ({sql}) i "
-                f"SEMI JOIN ({query}) q ON q.image_id = i.image_id"
-            )
+        con = self.connection
         try:
-            return arrow_table(self.sql(sql, params=params))
+            if selection is not None:
+                con.register("_selection", _as_arrow(selection))
+                query = "SELECT * FROM _selection"
+            if query:
+                columns = set(self.sql(query).columns)
+                if "image_id" not in columns:
+                    raise SelectionError(
+                        f"the query gives {', '.join(sorted(columns))}; it must give image_id "
+                        "(and may give dataset and split)"
+                    )
+                keys = ["image_id", *(k for k in ("dataset", "split") if k in columns)]
+                on = " AND ".join(f"q.{k} = s.{k}" for k in keys)
+                sql = (
+                    f"SELECT * FROM ({sql}) s "
+                    f"SEMI JOIN (SELECT DISTINCT {', '.join(keys)} FROM ({query})) q ON {on}"
+                )
+            return arrow_table(self.sql(f"SELECT split, image_id FROM ({sql})", params=params))
+        except SelectionError:
+            raise
         except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message
-            raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from None
+            raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from e
+        finally:
+            if selection is not None:
+                con.unregister("_selection")
 
     def split_tables(
         self, dataset: str, split: str, image_ids: pa.Array | None = None
@@ -498,23 +571,30 @@ class Store:
         images: str = "none",
         image_root: str | os.PathLike | None = None,
         progress: Progress | None = None,
+        selection: object | None = None,
     ) -> list[Path]:
         """Write a dataset, a split or a selection in its native format (or ``format``).
 
+        ``split`` is a partition or any split list (``xview_val``); ``where`` is a predicate
+        over ``images``; ``query`` (SQL) or ``selection`` (a Polars, PyArrow or pandas frame)
+        gives ``image_id``s, or ``(dataset, split, image_id)`` rows, scoped to this dataset.
         Returns the files written. OUT is a file when one split is written to a
         single-file format (``out.json``), else a folder laid out as the source was.
         """
         from posestore.queries.export import write_dataset
 
         info = self.dataset_info(dataset)
-        if split is not None:
-            check_name(split, "split")
-            if split not in info["metadata"].get("splits", {}):
-                raise StoreError(f"dataset {dataset!r} has no split {split!r}")
+        partition = split is None or self._check_split(dataset, split)
         selected = None
-        if where or query:
-            selected = self.select_images(dataset, split, where, query)
-        splits = [split] if split else list(info["metadata"].get("splits", {}))
+        if where or query or selection is not None or not partition:
+            selected = self.select_images(dataset, split, where, query, selection)
+        if split and partition:
+            splits = [split]
+        elif selected is not None:  # a split list: the partitions that hold its images
+            held = set(selected["split"].to_pylist())
+            splits = [s for s in info["metadata"].get("splits", {}) if s in held]
+        else:
+            splits = list(info["metadata"].get("splits", {}))
         parts = {}
         for s in splits:
             ids = None
@@ -666,6 +746,20 @@ def _summary(target: str, findings: dict[str, list]) -> dict:
         "errors": count["error"],
         "warnings": count["warning"],
     }
+
+
+def _as_arrow(frame: object) -> pa.Table:
+    """A selection frame (PyArrow, Polars or pandas) as an Arrow table DuckDB can scan."""
+    if isinstance(frame, pa.Table):
+        return frame
+    if hasattr(frame, "to_arrow"):  # Polars
+        return frame.to_arrow()
+    try:
+        return pa.Table.from_pandas(frame)  # type: ignore[arg-type]
+    except Exception as e:  # noqa: BLE001 - anything else is not a frame of ids
+        raise SelectionError(
+            f"a selection must be a PyArrow, Polars or pandas frame, not {type(frame).__name__}"
+        ) from e
 
 
 def _in_stored_order(rows: pa.Table) -> pa.Table:

@@ -43,10 +43,17 @@ from ._records import (
 
 _SPLIT_PREFIXES = ("person_keypoints_", "instances_", "image_info_", "keypoints_")
 
+ROBOFLOW_FILE = "_annotations.coco.json"
+"""Roboflow's COCO export: ``train/``, ``valid/``, ``test/``, each with this file and its images."""
+
 
 def split_name(path: str, task: str | None = None) -> str:
-    """The split a COCO file holds, from its name: ``person_keypoints_val2017.json`` → ``val2017``."""
-    stem = PurePosixPath(path).name.rsplit(".", 1)[0]
+    """The split a COCO file holds, from its name: ``person_keypoints_val2017.json`` → ``val2017``;
+    a Roboflow split file (``valid/_annotations.coco.json``) is named by its folder."""
+    p = PurePosixPath(path)
+    if p.name == ROBOFLOW_FILE and len(p.parts) > 1:
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", p.parent.name).lstrip("._-") or "default"
+    stem = p.name.rsplit(".", 1)[0]
     for prefix in (*_SPLIT_PREFIXES, *((f"{task}_",) if task else ())):
         if stem.startswith(prefix) and len(stem) > len(prefix):
             stem = stem[len(prefix) :]
@@ -125,6 +132,8 @@ def coco_files(root: Path) -> list[tuple[str, str | None]]:
         if p.parent in keypoint_folders and not p.name.startswith("person_keypoints_"):
             continue
         folder = p.parent.relative_to(root).as_posix()
+        if p.name == ROBOFLOW_FILE:  # a split folder: the task is the folder above it
+            folder = p.parent.parent.relative_to(root).as_posix() if folder != "." else "."
         out.append(
             (p.relative_to(root).as_posix(), None if folder in (".", "annotations") else folder)
         )
@@ -213,7 +222,7 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
             _Document(
                 str(source),
                 source.name,
-                split or split_name(source.name),
+                split or split_name(source.as_posix()),
                 source.stat().st_size,
                 source.read_bytes,
             )
@@ -708,7 +717,16 @@ def _take_into(arr: pa.ListArray, idx: np.ndarray, n: int) -> pa.ListArray:
 
 
 def _keypoints(
-    anns, file, dataset, split, ids, img, category: pa.Array, over: Overrides, styles: dict, cut=None
+    anns,
+    file,
+    dataset,
+    split,
+    ids,
+    img,
+    category: pa.Array,
+    over: Overrides,
+    styles: dict,
+    cut=None,
 ):
     """The ``num_joints`` column, one pose row per annotation with joints, and which
     annotations have a labelled joint."""

@@ -355,7 +355,7 @@ class Store:
         if members:
             table = _split_members(dataset, members)
             counts["split_members"] = len(table)
-            _write(partition_dir(txn, "split_members", dataset) / PART_FILE, table)
+            _write(partition_dir(txn, "split_members", dataset) / PART_FILE, table, ("dataset",))
         categories = categories if categories is not None else schema.empty("categories")
         counts["categories"] = len(categories)
         if len(categories):
@@ -858,12 +858,15 @@ def _merge_metadata(have: dict, new: dict) -> dict:
     return merged
 
 
-def _write(path: Path, table: pa.Table) -> None:
-    """One Parquet part. ``dataset`` and ``split`` hold one value per file: they are written
-    from a ready dictionary (no hashing of millions of equal strings), and without the Arrow
-    schema hint, so every reader sees plain strings."""
+def _write(
+    path: Path, table: pa.Table, partitions: tuple[str, ...] = schema.PARTITION_COLUMNS
+) -> None:
+    """One Parquet part. The ``partitions`` columns (``dataset`` and ``split``; in
+    ``split_members`` only ``dataset``) hold one value per file: they are written from a
+    ready dictionary (no hashing of millions of equal strings), without statistics, and
+    without the Arrow schema hint, so every reader sees plain strings."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for name in schema.PARTITION_COLUMNS:
+    for name in partitions:
         if name in table.column_names and len(table):
             value = table[name][0].as_py()
             i = table.schema.get_field_index(name)
@@ -886,10 +889,7 @@ def _write(path: Path, table: pa.Table) -> None:
         column_encoding=encoding or None,
         # dataset and split hold one value per file, which the folder names already give
         write_statistics=[
-            leaf
-            for name, paths in leaves.items()
-            if name not in schema.PARTITION_COLUMNS
-            for leaf in paths
+            leaf for name, paths in leaves.items() if name not in partitions for leaf in paths
         ],
         row_group_size=_row_group_rows(table),
     )

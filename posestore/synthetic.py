@@ -164,8 +164,13 @@ def write_json(doc: dict, path: str | Path) -> Path:
     return path
 
 
-def posesor_root(root: str | Path, n_images: int = 12, seed: int = 1) -> Path:
-    """A PoseSOR dataset root: ``assr/assr_{train,val,test}.json``, ``irsr/irsr_{train,test}.json``."""
+def posesor_root(
+    root: str | Path, n_images: int = 12, seed: int = 1, shared_ids: bool = False
+) -> Path:
+    """A PoseSOR dataset root: ``assr/assr_{train,val,test}.json``, ``irsr/irsr_{train,test}.json``.
+
+    ``shared_ids``: every split numbers its images and annotations from 1 (ids repeat
+    across splits, as per-split exports write them)."""
     root = Path(root)
     layout = {"assr": ("train", "val", "test"), "irsr": ("train", "test")}
     for t, (task, splits) in enumerate(layout.items()):
@@ -173,8 +178,8 @@ def posesor_root(root: str | Path, n_images: int = 12, seed: int = 1) -> Path:
             doc = coco_keypoints(
                 n_images,
                 seed=seed + 10 * t + s,
-                first_image_id=1 + 1000 * s,
-                first_annotation_id=1 + 100000 * s,
+                first_image_id=1 if shared_ids else 1 + 1000 * s,
+                first_annotation_id=1 if shared_ids else 1 + 100000 * s,
                 file_prefix=f"COCO_{split}2014_",
             )
             rng = np.random.default_rng(seed + 100 * t + s)
@@ -188,6 +193,28 @@ def posesor_root(root: str | Path, n_images: int = 12, seed: int = 1) -> Path:
                     a["visiting_order"] = rank
             write_json(doc, root / task / f"{task}_{split}.json")
             (root / task / "images" / split).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def roboflow_root(root: str | Path, n_images: int = 8, seed: int = 11) -> Path:
+    """A Roboflow COCO keypoints export: ``train/``, ``valid/``, ``test/``, each with
+    ``_annotations.coco.json`` and its images; ids restart at 0 in every split, and category
+    0 is Roboflow's placeholder superclass, without keypoints."""
+    root = Path(root)
+    for s, split in enumerate(("train", "valid", "test")):
+        doc = coco_keypoints(
+            n_images, seed=seed + s, first_image_id=0, first_annotation_id=0, crowd_fraction=0.0
+        )
+        doc["categories"] = [
+            {"id": 0, "name": "persons", "supercategory": "none"},
+            {**doc["categories"][0], "supercategory": "persons"},
+        ]
+        folder = root / split
+        for image in doc["images"]:
+            target = folder / image["file_name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(image_header_bytes(image["width"], image["height"]))
+        write_json(doc, folder / "_annotations.coco.json")
     return root
 
 
@@ -328,8 +355,12 @@ def pyskl_clips(
     frames: tuple[int, int] = (10, 40),
     dtype: str = "float32",
     n_labels: int = 10,
+    padding: float = 0.0,
 ) -> list[dict]:
-    """PYSKL clips: ``keypoint`` [M, T, V, C] (+ ``keypoint_score`` [M, T, V] for 2D)."""
+    """PYSKL clips: ``keypoint`` [M, T, V, C] (+ ``keypoint_score`` [M, T, V] for 2D).
+
+    ``padding``: the share of (person, frame) pairs zeroed, coordinates and scores, as PYSKL
+    pads a person absent from a frame."""
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(n_clips):
@@ -347,6 +378,11 @@ def pyskl_clips(
         }
         if channels == 2:
             clip["keypoint_score"] = rng.random((m, t, joints)).astype(dtype)
+        if padding:
+            absent = rng.random((m, t)) < padding
+            kp[absent] = 0
+            if channels == 2:
+                clip["keypoint_score"][absent] = 0
         clips.append(clip)
     return clips
 

@@ -165,7 +165,9 @@ def test_scan_and_sql_agree(store, tmp_path):
         .item()
     )
     assert (
-        visible == store.sql("SELECT count(*) FROM joints WHERE visibility = 2").fetchall()[0][0] > 0
+        visible
+        == store.sql("SELECT count(*) FROM joints WHERE visibility = 2").fetchall()[0][0]
+        > 0
     )
 
 

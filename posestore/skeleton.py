@@ -447,7 +447,7 @@ def match_category(names: Sequence[str], num_joints: int, format: str) -> Match 
 # -- projection ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare .source and .midpoint instead
 class Projection:
     """How to fill each joint of skeleton ``to`` from arrays laid out in another joint order.
 

@@ -29,7 +29,7 @@ import orjson
 import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
-from posestore.errors import SourceError
+from posestore.errors import SourceError, ValueNotKept
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
 
 NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
@@ -111,11 +111,14 @@ def read_pyskl(
         or {split or NO_SPLIT: {"path": source.name}},
     }
     if layout == "dict":
-        metadata["top"] = {k: pyjson.encode(v) for k, v in top.items() if k != "annotations"}
+        metadata["top"] = {k: _kept(v, file, str(k)) for k, v in top.items() if k != "annotations"}
     elif layout == "single":
         metadata["top"] = {}
     v = arrays.get("joints")
-    images = _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics)
+    try:
+        images = _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics)
+    except ValueNotKept as e:
+        raise SourceError(file, f"annotations[{e.args[1]}]", e.args[0]) from e
     first: schema.Tables = {
         "images": images,
         "categories": _categories(dataset, v, labels, anns),
@@ -174,6 +177,14 @@ def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file:
         dtype=object,
     )
     return out
+
+
+def _kept(value: object, file: str, record: str) -> object:
+    """``pyjson.encode(value)``; a value posestore cannot keep names the file and the record."""
+    try:
+        return pyjson.encode(value)
+    except ValueNotKept as e:
+        raise SourceError(file, record, str(e)) from e
 
 
 def _list_members(
@@ -274,6 +285,8 @@ def _categories(dataset: str, joints: int | None, labels: np.ndarray, anns: list
 
 
 def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics) -> pa.Table:
+    """One row per clip; a field the columns cannot hold goes to ``attributes``. A value of a
+    type posestore cannot keep raises ``ValueNotKept`` with the clip's index."""
     n = len(anns)
     frame_dirs = [a["frame_dir"] for a in anns]
     shapes = [a.get("img_shape") for a in anns]
@@ -281,36 +294,13 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
     good_shape = [
         type(s) is tuple and len(s) == 2 and all(type(x) is int for x in s) for s in shapes
     ]
-    attributes = []
     skip = NAMED | (KINETICS if kinetics else frozenset())
+    attributes = []
     for i, a in enumerate(anns):
-        extra = {k: pyjson.encode(v) for k, v in a.items() if k not in skip}
-        if type(a["frame_dir"]) is not str:
-            extra["frame_dir"] = pyjson.encode(a["frame_dir"])
-        if i in label_over:
-            extra["label"] = pyjson.encode(label_over[i])
-        if "img_shape" in a and not good_shape[i]:
-            extra["img_shape"] = pyjson.encode(a["img_shape"])
-        if "total_frames" in a and type(totals[i]) is not int:
-            extra["total_frames"] = pyjson.encode(totals[i])
-        missing = [k for k in ("label", "img_shape", "total_frames") if k not in a]
-        if missing:
-            extra["__missing__"] = missing
-        kp = a.get("keypoint")
-        if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[0] == 0:
-            extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
-        for k in ("keypoint", "keypoint_score", *(KINETICS if kinetics else ())):
-            value = a.get(k)
-            if (
-                isinstance(value, np.ndarray)
-                and value.dtype.kind == "f"
-                and value.dtype.itemsize > 4
-            ) and not np.array_equal(value.astype(np.float32), value, equal_nan=True):
-                extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
-            if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
-                extra.setdefault("__dtypes__", {})[k] = value.dtype.str
-            elif k in a and not isinstance(value, np.ndarray):
-                extra[k] = pyjson.encode(value)
+        try:
+            extra = _clip_extra(a, i in label_over, label_over.get(i), good_shape[i], arrays, skip)
+        except ValueNotKept as e:
+            raise ValueNotKept(str(e), i) from e
         attributes.append(orjson.dumps(extra).decode() if extra else None)
     heights = [s[0] if ok else None for s, ok in zip(shapes, good_shape)]
     widths = [s[1] if ok else None for s, ok in zip(shapes, good_shape)]
@@ -332,6 +322,38 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
             "attributes": pa.array(attributes, pa.string()),
         },
     )
+
+
+def _clip_extra(
+    a: dict, label_kept: bool, label: object, good_shape: bool, arrays: dict, skip: frozenset
+) -> dict:
+    """A clip's fields and values the columns do not hold, as ``pyjson`` values."""
+    extra = {k: pyjson.encode(v) for k, v in a.items() if k not in skip}
+    if type(a["frame_dir"]) is not str:
+        extra["frame_dir"] = pyjson.encode(a["frame_dir"])
+    if label_kept:
+        extra["label"] = pyjson.encode(label)
+    if "img_shape" in a and not good_shape:
+        extra["img_shape"] = pyjson.encode(a["img_shape"])
+    if "total_frames" in a and type(a["total_frames"]) is not int:
+        extra["total_frames"] = pyjson.encode(a["total_frames"])
+    missing = [k for k in ("label", "img_shape", "total_frames") if k not in a]
+    if missing:
+        extra["__missing__"] = missing
+    kp = a.get("keypoint")
+    if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[0] == 0:
+        extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
+    for k in ("keypoint", "keypoint_score", *sorted(skip - NAMED)):  # Kinetics adds its arrays
+        value = a.get(k)
+        if (
+            isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize > 4
+        ) and not np.array_equal(value.astype(np.float32), value, equal_nan=True):
+            extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
+        if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
+            extra.setdefault("__dtypes__", {})[k] = value.dtype.str
+        elif k in a and not isinstance(value, np.ndarray):
+            extra[k] = pyjson.encode(value)
+    return extra
 
 
 def padding_visibility(coords: np.ndarray, score: np.ndarray | None) -> np.ndarray:

@@ -31,6 +31,11 @@ class UnsafePickle(SourceError):
     """A pickle asked for a global outside the allow-list; none of its code ran."""
 
 
+class ValueNotKept(PoseStoreError):
+    """A source value of a type posestore cannot keep (a pickled ``set``); readers re-raise it
+    as a ``SourceError`` naming the file and the record."""
+
+
 class StoreError(PoseStoreError):
     """The store cannot do what was asked (unknown dataset, bad name, locked...)."""
 

@@ -14,6 +14,8 @@ import base64
 
 import numpy as np
 
+from posestore.errors import ValueNotKept
+
 _TAGS = ("__tuple__", "__dict__", "__ndarray__", "__scalar__", "__bytes__")
 
 
@@ -57,7 +59,7 @@ def encode(value):
         }
     if t is bytes:
         return {"__bytes__": base64.b64encode(value).decode()}
-    raise TypeError(f"cannot keep a value of type {t.__name__}")
+    raise ValueNotKept(f"holds a {t.__name__}, a type posestore cannot keep")
 
 
 def decode(value):

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posestore import jsonnum, poses, schema
+from posestore.errors import StoreError
 
 _IMAGE_COLUMNS = {
     "id": "image_id",
@@ -279,8 +280,9 @@ def _keypoint_lists(inst: pa.Table, keypoints: pa.Table, styles: list | None) ->
             rows = np.flatnonzero(keep)[np.argsort(key[keep], kind="stable")]
     count = len(kp_ids) if isinstance(rows, slice) else len(rows)
     if count != per.sum():
-        raise ValueError(
-            f"keypoints rows ({count}) disagree with instances.num_joints ({per.sum()})"
+        raise StoreError(
+            f"the store's keypoints ({count} joints) disagree with instances.num_joints "
+            f"({per.sum()}); run `posestore validate` on the dataset"
         )
     xyv = np.empty((count, 3), dtype=np.float32)
     xyv[:, 0] = keypoints["x"].to_numpy(zero_copy_only=False)[rows]

@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -517,3 +520,16 @@ def test_real_file_stats_equal_pycocotools(name):
     for seed in (1, 2):
         res, E, diff = assert_same_as_pycocotools(gt, predict(gt, n, seed), sigmas, flip, gt_tables)
         print(f"{name} seed {seed}: max |stats diff| = {diff:.3g}, AP = {res.stats[0]:.4f}")
+
+
+# -- the benchmark script -------------------------------------------------------------------
+
+
+def test_benchmark_script_runs_at_a_tiny_scale_and_agrees():
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "evaluate.py"
+    args = ["--images", "40", "--persons", "90", "--predictions", "150"]
+    r = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert "largest |stats difference|: 0;" in r.stdout

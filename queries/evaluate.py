@@ -158,7 +158,15 @@ JOINTS_SCHEMA = pa.schema(
 ground truth is not crowd. ``dx, dy`` = prediction − ground truth; ``normalised`` =
 ``distance / sqrt(gt area)`` (the object scale s of the OKS); ``oks_term`` =
 ``exp(-d² / (2 s² (2σ)²))``, the joint's keypoint similarity ks. Joints the ground truth does
-not label (visibility 0) keep their row with null measures and a null ``error``."""
+not label (visibility 0) keep their row with null measures and a null ``error``.
+
+``error`` follows Ronchi & Perona (ICCV 2017, Sec. 3.1), tested in this order: ``good``
+(ks ≥ 0.85), ``jitter`` (0.5 ≤ ks < 0.85), ``inversion`` (ks ≥ 0.5 against the same person's
+mirror joint, from ``flip``; its own sigma and the person's area), ``swap`` (ks ≥ 0.5 against
+the same joint of another ground truth of the image and category, with that person's area),
+``miss`` (none of these). coco-analyze's code differs in two details: it classes a joint by
+whichever candidate location scores highest (so a joint nearer its mirror than itself is an
+inversion even with ks ≥ 0.5) and counts another person's mirror joint as a swap."""
 
 
 def evaluate_keypoints(

@@ -330,6 +330,20 @@ def test_synthetic_stats_matches_and_oks_equal_pycocotools(seed):
     assert_same_as_pycocotools(gt, predict(gt, 17, seed + 100), COCO_SIGMAS, COCO_FLIP)
 
 
+def test_many_joints_oks_sums_group_as_numpy_does_for_pycocotools():
+    # above 128 terms NumPy's pairwise sum splits recursively: Halpe-136-sized poses
+    gt = synthetic_gt(14, n_images=25, n_joints=136)
+    sigmas = np.random.default_rng(14).uniform(0.01, 0.1, 136)
+    assert_same_as_pycocotools(gt, predict(gt, 136, 14), sigmas)
+
+
+def test_the_module_does_not_import_pycocotools():
+    import posestore.queries.evaluate as module
+
+    source = Path(module.__file__).read_text()
+    assert "import pycocotools" not in source and "from pycocotools" not in source
+
+
 def test_two_categories_are_matched_separately():
     gt = synthetic_gt(3, categories=(1, 4))
     assert_same_as_pycocotools(gt, predict(gt, 17, 7), COCO_SIGMAS)

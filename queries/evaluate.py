@@ -254,7 +254,7 @@ def evaluate_keypoints(
         if f is not None and (
             f.shape != s.shape or f.min(initial=0) < 0 or f.max(initial=0) >= len(s)
         ):
-            raise EvaluationError(f"flip of category {c} is not a permutation of {len(s)} joints")
+            raise EvaluationError(f"flip of category {c} is not {len(s)} joint indices")
         per_category.append(
             _evaluate_category(
                 c,

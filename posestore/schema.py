@@ -47,6 +47,14 @@ CATEGORIES = pa.schema(
         pa.field("keypoints", pa.list_(pa.string())),  # joint names in joint order
         pa.field("skeleton", pa.list_(pa.list_(pa.int64()))),  # as the source gives them
         pa.field("attributes", JSON),
+        # what each joint means (posestore.joint_meaning; derived, never exported): the
+        # registry skeleton matched, and per joint in joint order its canonical name, body
+        # part, mirror joint index and OKS sigma
+        pa.field("registry", pa.string()),
+        pa.field("canonical", pa.list_(pa.string())),
+        pa.field("part", pa.list_(pa.string())),
+        pa.field("flip", pa.list_(pa.int16())),
+        pa.field("sigmas", pa.list_(pa.float64())),
     ]
 )
 

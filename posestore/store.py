@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from posestore import schema
+from posestore import joint_meaning, schema
 from posestore.errors import SelectionError, SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
@@ -292,6 +292,7 @@ class Store:
         metadata: dict = {}
         splits: list[str] = []
         members: list[pa.Table] = []  # (split, image_id, stored_in): partitions, then lists
+        joint_counts: dict[int, int] = {}  # per category: the joints its instances carry
         written: dict[tuple[str, str], int] = {}
         waiting: dict[tuple[str, str], list[pa.Table]] = {}  # rows not yet in a part
 
@@ -329,6 +330,8 @@ class Store:
                             }
                         )
                     )
+                if "instances" in part and len(part["instances"]):
+                    _count_joints(part["instances"], joint_counts)
                 if "split_members" in part:
                     members.append(part["split_members"].select(["split", "image_id", "stored_in"]))
                 for table in schema.SPLIT_TABLES:
@@ -357,6 +360,7 @@ class Store:
             counts["split_members"] = len(table)
             _write(partition_dir(txn, "split_members", dataset) / PART_FILE, table, ("dataset",))
         categories = categories if categories is not None else schema.empty("categories")
+        categories = joint_meaning.annotate(categories, fmt, joint_counts)
         counts["categories"] = len(categories)
         if len(categories):
             _write(partition_dir(txn, "categories", dataset) / PART_FILE, categories)
@@ -791,6 +795,15 @@ def arrow_table(relation) -> pa.Table:
 _MEMBER_COLUMNS = pa.schema(
     [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
 )
+
+
+def _count_joints(instances: pa.Table, counts: dict[int, int]) -> None:
+    """The most joints an instance of each category carries, added into ``counts``."""
+    known = instances.filter(pc.is_valid(instances["category_id"]))
+    per = known.group_by("category_id").aggregate([("num_joints", "max")])
+    for category, joints in zip(per["category_id"].to_pylist(), per["num_joints_max"].to_pylist()):
+        if joints is not None:
+            counts[category] = max(counts.get(category, 0), joints)
 
 
 def _split_members(dataset: str, members: list[pa.Table]) -> pa.Table:

@@ -6,7 +6,8 @@
 CREATE OR REPLACE VIEW joints AS
 SELECT k.dataset, k.split, k.image_id, k.instance_id, k.frame, k.category_id,
        k.joint, k.x, k.y, k.z, k.visibility, k.score,
-       c.keypoints[k.joint + 1] AS joint_name, c.name AS category
+       c.keypoints[k.joint + 1] AS joint_name, c.name AS category,
+       c.canonical[k.joint + 1] AS canonical, c.part[k.joint + 1] AS part
 FROM (
   SELECT dataset, split, image_id, instance_id, frame, category_id,
          unnest(range(len(x)))::SMALLINT AS joint,

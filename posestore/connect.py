@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from posestore.layout import SPLIT_TABLES, TABLES, has_files, table_glob
+from posestore.layout import SPLIT_TABLES, TABLES, empty_file, has_files, table_glob
 
 
 def create_views(
@@ -26,11 +26,17 @@ def create_views(
     split partition or split list (``xview_val``), so every view and query sees only it.
     """
     missing = [t for t in TABLES if not has_files(root, t)]
-    if missing and empty_table is None:
+    if any(not empty_file(root, t).is_file() for t in missing) and empty_table is None:
         return False
     for table in TABLES:
         if table in missing:
-            empty_table(con, table)
+            if empty_file(root, table).is_file():
+                path = str(empty_file(root, table)).replace("'", "''")
+                con.execute(
+                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{path}')"
+                )
+            else:
+                empty_table(con, table)
         else:
             pattern = table_glob(root, table).replace("'", "''")
             con.execute(

@@ -12,6 +12,8 @@ TABLES = (
     "instances",
     "keypoints",
     "frames",
+    "eval_matches",
+    "eval_joints",
 )
 """Every table of a store (their columns: ``posestore.schema``)."""
 
@@ -19,7 +21,10 @@ CATALOGS = ("datasets", "categories", "split_members")
 """Tables partitioned by dataset only."""
 
 SPLIT_TABLES = ("images", "instances", "keypoints", "frames")
-"""Tables partitioned by dataset and split."""
+"""A dataset's own tables partitioned by dataset and split (what a reader yields)."""
+
+EVAL_TABLES = ("eval_matches", "eval_joints")
+"""Written by ``posestore eval`` for a predictions dataset, partitioned by its dataset and split."""
 
 META_DIR = ".posestore"
 LOCK_FILE = "lock"
@@ -33,6 +38,12 @@ def table_glob(root: Path, table: str) -> str:
     """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
     depth = "*" if table in CATALOGS else "*/*"
     return str(Path(root) / table / depth / "*.parquet")
+
+
+def empty_file(root: Path, table: str) -> Path:
+    """A Parquet file with the table's columns and no rows, kept in the store's bookkeeping
+    folder: views of tables without data read it, without PyArrow."""
+    return Path(root) / META_DIR / "schema" / f"{table}.parquet"
 
 
 def has_files(root: Path, table: str) -> bool:

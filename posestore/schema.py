@@ -167,6 +167,45 @@ SPLIT_MEMBERS = pa.schema(
 """One row per (dataset, split list, image): every partition, and every split list a source
 names (a clip in NTU's ``xsub_val`` and ``xview_train`` has two rows). Partitioned by dataset."""
 
+EVAL_MATCHES = pa.schema(
+    [
+        DATASET,  # the predictions' dataset and split
+        SPLIT,
+        pa.field("dt_instance_id", pa.int64()),
+        pa.field("image_id", pa.int64()),
+        pa.field("category_id", pa.int64()),
+        pa.field("threshold", pa.float64()),
+        pa.field("gt_instance_id", pa.int64()),
+        pa.field("oks", pa.float64()),
+        pa.field("gt_iscrowd", pa.int8()),
+        pa.field("ignored", pa.bool_()),
+        pa.field("score", pa.float64()),
+    ]
+)
+"""One row per prediction and OKS threshold (0.50 … 0.95), written by ``posestore eval``
+(columns: ``posestore.queries.evaluate``)."""
+
+EVAL_JOINTS = pa.schema(
+    [
+        DATASET,
+        SPLIT,
+        pa.field("gt_instance_id", pa.int64()),
+        pa.field("dt_instance_id", pa.int64()),
+        pa.field("image_id", pa.int64()),
+        pa.field("category_id", pa.int64()),
+        pa.field("joint", pa.int32()),
+        pa.field("dx", pa.float64()),
+        pa.field("dy", pa.float64()),
+        pa.field("distance", pa.float64()),
+        pa.field("normalised", pa.float64()),
+        pa.field("oks_term", pa.float64()),
+        pa.field("sigma", pa.float64()),
+        pa.field("gt_visibility", pa.int8()),
+        pa.field("error", pa.string()),  # good | jitter | inversion | swap | miss
+    ]
+)
+"""One row per joint of a pair matched at OKS 0.5, written by ``posestore eval``."""
+
 SCHEMAS: dict[str, pa.Schema] = {
     "datasets": DATASETS,
     "categories": CATEGORIES,
@@ -175,10 +214,16 @@ SCHEMAS: dict[str, pa.Schema] = {
     "instances": INSTANCES,
     "keypoints": KEYPOINTS,
     "frames": FRAMES,
+    "eval_matches": EVAL_MATCHES,
+    "eval_joints": EVAL_JOINTS,
 }
 """Every table of a store, by name."""
 
-from posestore.layout import CATALOGS, SPLIT_TABLES  # noqa: E402,F401 - declared with the layout
+from posestore.layout import (  # noqa: E402,F401 - declared with the layout
+    CATALOGS,
+    EVAL_TABLES,
+    SPLIT_TABLES,
+)
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """Dataset and split names: plain identifiers, never paths."""

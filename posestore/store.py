@@ -40,6 +40,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     META_DIR,
     PART_FILE,
     TXN_DIR,
+    empty_file,
     has_files,
     table_glob,
 )
@@ -97,6 +98,9 @@ class Store:
         self.root = Path(root)
         (self.root / META_DIR / TXN_DIR).mkdir(parents=True, exist_ok=True)
         self._con = None
+        for table in schema.SCHEMAS:
+            if not empty_file(self.root, table).is_file():
+                _write_empty(self.root, table)
         with self._locked():
             self._recover()
 
@@ -122,8 +126,13 @@ class Store:
             shutil.rmtree(txn, ignore_errors=True)
 
     def _apply(self, txn: Path, journal: dict) -> None:
-        """Swap the transaction's partitions in; idempotent, so recovery can run it again."""
+        """Swap the transaction's partitions in; idempotent, so recovery can run it again.
+
+        A dataset's tables the transaction does not write are removed, except for the
+        datasets listed under ``partial`` (eval tables, a corrected skeleton), whose other
+        tables stay as they are."""
         trash = txn / "trash"
+        partial = set(journal.get("partial", ()))
         for dataset, tables in journal["datasets"].items():
             for table in schema.SCHEMAS:
                 live = partition_dir(self.root, table, dataset)
@@ -132,18 +141,21 @@ class Store:
                     if live.exists():
                         _rename(live, partition_dir(trash, table, dataset))
                     _rename(staged, live)
-                elif table not in tables and live.exists():
+                elif table not in tables and dataset not in partial and live.exists():
                     _rename(live, partition_dir(trash, table, dataset))
 
-    def _commit(self, txn: Path, datasets: dict[str, list[str]]) -> None:
+    def _commit(self, txn: Path, datasets: dict[str, list[str]], partial: bool = False) -> None:
+        """Make the transaction live: each dataset's staged tables replace its tables (all of
+        them; with ``partial`` only the staged ones)."""
         journal = txn / JOURNAL
         tmp = txn / (JOURNAL + ".tmp")
-        tmp.write_bytes(orjson.dumps({"datasets": datasets}))
+        entry = {"datasets": datasets, "partial": list(datasets) if partial else []}
+        tmp.write_bytes(orjson.dumps(entry))
         _fsync(tmp)
         with self._locked():
             os.replace(tmp, journal)
             _fsync(txn)  # the journal's rename reaches the disk
-            self._apply(txn, {"datasets": datasets})
+            self._apply(txn, entry)
         shutil.rmtree(txn, ignore_errors=True)
         self._refresh()
 
@@ -795,6 +807,15 @@ def arrow_table(relation) -> pa.Table:
 _MEMBER_COLUMNS = pa.schema(
     [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
 )
+
+
+def _write_empty(root: Path, table: str) -> None:
+    """The table's empty schema file (``layout.empty_file``), written aside and renamed."""
+    path = empty_file(root, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(schema.empty(table), tmp)
+    os.replace(tmp, path)
 
 
 def _count_joints(instances: pa.Table, counts: dict[int, int]) -> None:

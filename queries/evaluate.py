@@ -51,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from posestore import schema
 from posestore.errors import PoseStoreError
 
 OKS_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -118,42 +119,14 @@ class Evaluation:
         return {name: float(v) for name, v in zip(STAT_NAMES, self.stats)}
 
 
-MATCHES_SCHEMA = pa.schema(
-    [
-        ("dt_instance_id", pa.int64()),
-        ("image_id", pa.int64()),
-        ("category_id", pa.int64()),
-        ("threshold", pa.float64()),
-        ("gt_instance_id", pa.int64()),
-        ("oks", pa.float64()),
-        ("gt_iscrowd", pa.int8()),
-        ("ignored", pa.bool_()),
-        ("score", pa.float64()),
-    ]
-)
+MATCHES_SCHEMA = pa.schema([f for f in schema.EVAL_MATCHES if f.name not in ("dataset", "split")])
 """``matches``: one row per prediction (within the top 20 of its image and category) and OKS
 threshold, for area range "all". ``gt_instance_id`` is null when unmatched; ``oks`` is the
 matched pair's OKS, else the best OKS against any ground truth of the image and category, else
 null (none there); ``gt_iscrowd`` is null when unmatched; ``ignored`` is pycocotools'
 ``dtIgnore`` (matched to an ignored ground truth, or unmatched and outside the area range)."""
 
-JOINTS_SCHEMA = pa.schema(
-    [
-        ("gt_instance_id", pa.int64()),
-        ("dt_instance_id", pa.int64()),
-        ("image_id", pa.int64()),
-        ("category_id", pa.int64()),
-        ("joint", pa.int32()),
-        ("dx", pa.float64()),
-        ("dy", pa.float64()),
-        ("distance", pa.float64()),
-        ("normalised", pa.float64()),
-        ("oks_term", pa.float64()),
-        ("sigma", pa.float64()),
-        ("gt_visibility", pa.int8()),
-        ("error", pa.string()),
-    ]
-)
+JOINTS_SCHEMA = pa.schema([f for f in schema.EVAL_JOINTS if f.name not in ("dataset", "split")])
 """``joints``: one row per joint of every pair matched at OKS 0.5 (area range "all") whose
 ground truth is not crowd. ``dx, dy`` = prediction − ground truth; ``normalised`` =
 ``distance / sqrt(gt area)`` (the object scale s of the OKS); ``oks_term`` =

@@ -106,6 +106,7 @@ def cmd_ingest(args) -> int:
             dataset=args.dataset,
             split=args.split,
             progress=progress,
+            ground_truth=args.ground_truth,
         )
     for d in done:
         c = d.counts
@@ -292,6 +293,68 @@ def _print_findings(report: dict) -> None:
     )
 
 
+def cmd_eval(args) -> int:
+    store = _open(args)
+    report = store.eval(args.predictions, ground_truth=args.ground_truth, split=args.split)
+    if args.json:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return 0
+    from rich.table import Table
+
+    console = _console()
+    for split, result in report["splits"].items():
+        t = Table(
+            "stat",
+            "value",
+            title=f"{report['predictions']} against {report['ground_truth']} ({split}): "
+            f"{result['predictions']:,} predictions, {result['matched']:,} matched at OKS 0.5",
+            title_justify="left",
+        )
+        for name, value in result["stats"].items():
+            t.add_row(name, f"{value:.4f}")
+        console.print(t)
+        for note in result["notes"]:
+            _line("note", note)
+    print("wrote eval_matches and eval_joints (query them with posestore sql)")
+    return 0
+
+
+def cmd_skeleton(args) -> int:
+    from posestore import skeleton
+
+    if args.dataset is None:
+        from rich.table import Table
+
+        t = Table("name", "joints", "title", "sigmas", title="the skeleton registry")
+        for s in skeleton.skeletons().values():
+            sigmas = (
+                "all"
+                if all(x is not None for x in s.sigmas)
+                else "some"
+                if any(x is not None for x in s.sigmas)
+                else "none"
+            )
+            t.add_row(s.name, str(len(s)), s.title, sigmas)
+        _console().print(t)
+        return 0
+    store = _open(args)
+    if args.set is None:
+        rows = store.sql(
+            "SELECT category_id, name, registry, len(keypoints) AS names, len(canonical) AS joints "
+            "FROM categories WHERE dataset = ? AND kind = 'object' ORDER BY 1",
+            params=[args.dataset],
+        ).fetchall()
+        for category_id, name, registry, names, joints in rows:
+            print(f"{category_id} {name}: {registry or 'unknown'} ({joints or names or 0} joints)")
+        return 0
+    rows = store.set_skeleton(args.dataset, args.set, args.category)
+    print(f"{args.dataset}: {len(rows)} categories now read as {args.set}")
+    return 0
+
+
 def cmd_export(args) -> int:
     store = _open(args)
     with _progress() as progress:
@@ -328,10 +391,17 @@ def parser() -> argparse.ArgumentParser:
         "source", type=Path, help="a file, a .zip, or a dataset's root folder as downloaded"
     )
     p.add_argument(
-        "--format", "-f", help="coco, pyskl or fashionai (found from the source when omitted)"
+        "--format",
+        "-f",
+        help="coco, pyskl, fashionai or coco-results (found from the source when omitted)",
     )
     p.add_argument("--dataset", "-d", help="dataset name [default: from the source's name]")
     p.add_argument("--split", help="split name for a single file [default: from the file name]")
+    p.add_argument(
+        "--ground-truth",
+        metavar="DATASET",
+        help="for a COCO results file (predictions): the dataset of the store they are on",
+    )
 
     command("ls", cmd_ls, "list the datasets in the store")
 
@@ -373,6 +443,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", help="the source's format, if it cannot be told")
     p.add_argument("--split", help="one split or split list of a dataset of the store")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    p = command(
+        "eval", cmd_eval, "COCO keypoint evaluation of predictions against their ground truth",
+        "Evaluate a predictions dataset (ingested with --format coco-results --ground-truth GT) "
+        "with the categories' OKS sigmas: the ten numbers equal pycocotools' COCOeval. Writes "
+        "the eval_matches and eval_joints tables.",
+    )  # fmt: skip
+    p.add_argument("predictions", help="the predictions dataset")
+    p.add_argument(
+        "--ground-truth", metavar="DATASET", help="[default: the one it was ingested on]"
+    )
+    p.add_argument("--split", help="one split [default: every split of the predictions]")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    p = command(
+        "skeleton", cmd_skeleton, "list the skeleton registry, or show or set a dataset's skeleton",
+        "Without a dataset: the registry of known skeletons. With one: what its categories "
+        "matched; with --set NAME (or a skeleton JSON file of your own): read its joints as that "
+        "skeleton from now on, without re-ingesting.",
+    )  # fmt: skip
+    p.add_argument("dataset", nargs="?")
+    p.add_argument("--set", metavar="NAME", help="a registry skeleton (coco17, …) or a JSON file")
+    p.add_argument("--category", type=int, help="only this category id")
 
     p = command(
         "export", cmd_export, "write a dataset, a split or a selection of images back to files",

@@ -25,13 +25,14 @@ def annotate(
     categories: pa.Table,
     fmt: str,
     joint_counts: Mapping[int, int],
-    chosen: Mapping[int, str] | None = None,
+    chosen: Mapping[int, skeleton.Skeleton] | None = None,
 ) -> pa.Table:
     """``categories`` with the meaning columns filled for every object category with joints.
 
     ``joint_counts``: per category id, the joints its instances carry (a source may name none:
-    Halpe's 136). ``chosen``: per category id, a registry skeleton the user set; the others are
-    matched by their joint names, else by joint count and format.
+    Halpe's 136). ``chosen``: per category id, a skeleton the user set (from the registry or a
+    file of their own); the others are matched by their joint names, else by joint count and
+    format.
     """
     rows = categories.to_pylist()
     filled: dict[str, list] = {name: [] for name in MEANING_COLUMNS}
@@ -86,10 +87,9 @@ def _midline(canonical: str) -> bool:
     return not canonical.startswith(("left_", "right_"))
 
 
-def _chosen(name: str, names: list, count: int, row: dict) -> skeleton.Match:
-    """A registry skeleton the user set for a category: by its joint names where the category
-    names them, else joint for joint in the skeleton's order (the counts must agree)."""
-    skel = skeleton.skeleton(name)
+def _chosen(skel: skeleton.Skeleton, names: list, count: int, row: dict) -> skeleton.Match:
+    """A skeleton the user set for a category: by its joint names where the category names
+    them, else joint for joint in the skeleton's order (the counts must agree)."""
     if names:
         found = skeleton.match_category(names, count, "any")
         if found is not None and found.skeleton == skel.name:
@@ -97,7 +97,7 @@ def _chosen(name: str, names: list, count: int, row: dict) -> skeleton.Match:
     if count != len(skel):
         raise StoreError(
             f"category {row['category_id']} ({row.get('name')}) has {count} joints; "
-            f"skeleton {name!r} has {len(skel)}"
+            f"skeleton {skel.name!r} has {len(skel)}"
         )
     joints = skel.joints
     return skeleton.Match(

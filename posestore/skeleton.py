@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -294,6 +295,21 @@ def skeleton(name: str) -> Skeleton:
     except KeyError:
         known = ", ".join(skeletons())
         raise SkeletonError(f"unknown skeleton {name!r}; the registry has {known}") from None
+
+
+def load_skeleton(path: str | Path) -> Skeleton:
+    """A skeleton from a file of the registry's form (a user's own: name, title, description,
+    sources, joints with name/canonical/part/flip/sigma, bones)."""
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise SkeletonError(f"{path}: not a readable skeleton file: {e}") from e
+    if not isinstance(data, dict):
+        raise SkeletonError(f"{path}: a skeleton file is a JSON object")
+    return _skeleton_from(data, str(path))
 
 
 @cache

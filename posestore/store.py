@@ -239,23 +239,29 @@ class Store:
         dataset: str | None = None,
         split: str | None = None,
         progress: Progress | None = None,
+        ground_truth: str | None = None,
     ) -> list[Ingested]:
         """Ingest a source file, zip or dataset root; replaces datasets of the same name atomically.
 
+        A COCO results file (``format="coco-results"``) is ingested as predictions on the
+        images of the ``ground_truth`` dataset (``split``: one of its splits).
         Returns one ``Ingested`` per dataset written (a PoseSOR root holds one per task).
         Raises ``SourceError`` naming the file and record on bad input, leaving the
         store as it was.
         """
         from posestore import sources
 
-        source = Path(source)
+        source = Path(source).expanduser()
         if dataset is not None:
             check_name(dataset)
         if not source.exists():
             raise SourceError(source, None, "no such file or folder")
         if split is not None:
             check_name(split, "split")
-        plans = sources.plan(source, format=format, dataset=dataset, split=split)
+        if format == "coco-results" or ground_truth is not None:
+            plans = [self._results_plan(source, dataset, ground_truth, split)]
+        else:
+            plans = sources.plan(source, format=format, dataset=dataset, split=split)
         for plan in plans:
             check_name(plan.dataset)
         txn = self._new_txn()
@@ -276,6 +282,34 @@ class Store:
                 done.append(written)
             self._commit(txn, {w.dataset: list(w.counts) for w in done})
         return done
+
+    def _results_plan(
+        self, source: Path, dataset: str | None, ground_truth: str | None, split: str | None
+    ):
+        """How a COCO results file is read: against its ground truth's images and categories."""
+        from functools import partial
+
+        from posestore.ingest.coco_results import GroundTruth, read_coco_results
+        from posestore.sources import Plan, default_name
+
+        if ground_truth is None:
+            raise StoreError("a COCO results file needs --ground-truth DATASET")
+        info = self.dataset_info(ground_truth)
+        if info["format"] == "coco-results":
+            raise StoreError(f"{ground_truth!r} holds predictions, not ground truth")
+        counts = self.sql(
+            "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
+            "AND num_joints > 0 GROUP BY 1",
+            params=[ground_truth],
+        ).fetchall()
+        truth = GroundTruth(
+            ground_truth,
+            self._read("images", ground_truth),
+            self._read("categories", ground_truth),
+            {int(c): int(v) for c, v in counts},
+        )
+        name = dataset or default_name(source)
+        return Plan(name, "coco-results", partial(read_coco_results, source, name, truth, split))
 
     @contextmanager
     def _discard_unless_committed(self, txn: Path) -> Iterator[None]:
@@ -482,6 +516,103 @@ class Store:
         source = self.scoped(name, split) if split else self
         findings = {name: validate_dataset(source, name)}
         return _summary(str(target), findings)
+
+    # -- joint meaning ----------------------------------------------------------
+
+    def set_skeleton(
+        self, dataset: str, skeleton_name: str | os.PathLike, category: int | None = None
+    ) -> pa.Table:
+        """Set (or correct) what a dataset's joints mean, without re-ingesting: every object
+        category with joints (or ``category``) takes a registry skeleton by name, or a skeleton
+        file of the user's own. Returns the new ``categories`` rows."""
+        from posestore import skeleton
+
+        info = self.dataset_info(dataset)
+        path = Path(skeleton_name)
+        chosen_skeleton = (
+            skeleton.load_skeleton(path)
+            if path.suffix == ".json" and path.is_file()
+            else skeleton.skeleton(str(skeleton_name))
+        )
+        categories = self._read("categories", dataset)
+        counts = dict(
+            self.sql(
+                "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
+                "AND num_joints > 0 GROUP BY 1",
+                params=[dataset],
+            ).fetchall()
+        )
+        targets = [category] if category is not None else list(counts)
+        unknown = [c for c in targets if c not in counts]
+        if unknown:
+            raise StoreError(f"dataset {dataset!r} has no category {unknown[0]} with joints")
+        annotated = joint_meaning.annotate(
+            categories, info["format"], counts, dict.fromkeys(targets, chosen_skeleton)
+        )
+        txn = self._new_txn()
+        with self._discard_unless_committed(txn):
+            _write(partition_dir(txn, "categories", dataset) / PART_FILE, annotated)
+            self._commit(txn, {dataset: ["categories"]}, partial=True)
+        return annotated
+
+    # -- evaluation -----------------------------------------------------------
+
+    def eval(  # noqa: A003 - the command's name
+        self, predictions: str, ground_truth: str | None = None, split: str | None = None
+    ) -> dict:
+        """COCO keypoint evaluation of a predictions dataset against its ground truth, with the
+        categories' OKS sigmas; the ten numbers equal pycocotools' ``COCOeval`` stats. Writes the
+        ``eval_matches`` and ``eval_joints`` tables of the predictions (replacing earlier ones).
+
+        Returns ``{"ground_truth", "predictions", "splits": {split: {"stats", "notes",
+        "predictions", "matched"}}}``.
+        """
+        from posestore.queries.evaluate import STAT_NAMES, evaluate_keypoints
+
+        info = self.dataset_info(predictions)
+        if info["format"] != "coco-results":
+            raise StoreError(
+                f"{predictions!r} is a {info['format']} dataset; evaluate predictions ingested "
+                "with --format coco-results --ground-truth DATASET"
+            )
+        truth = ground_truth or info["metadata"].get("ground_truth")
+        self.dataset_info(truth)
+        splits = [split] if split else list(info["metadata"].get("splits", {}))
+        categories = self._read("categories", truth)
+        sigmas = joint_meaning.registry_sigmas(categories)
+        flips = joint_meaning.registry_flips(categories)
+        report: dict = {"ground_truth": truth, "predictions": predictions, "splits": {}}
+        txn = self._new_txn()
+        with self._discard_unless_committed(txn):
+            for s in splits:
+                gt, dt = self.split_tables(truth, s), self.split_tables(predictions, s)
+                posed = gt["instances"].filter(pc.greater(gt["instances"]["num_joints"], 0))
+                missing = sorted(set(posed["category_id"].drop_null().to_pylist()) - set(sigmas))
+                if missing:
+                    raise StoreError(
+                        f"no OKS sigmas for categories {missing} of {truth!r}: its skeleton is not "
+                        "in the registry; set one with `posestore skeleton set`"
+                    )
+                result = evaluate_keypoints(
+                    gt["images"], gt["instances"], gt["keypoints"],
+                    dt["instances"], dt["keypoints"], sigmas, flips,
+                )  # fmt: skip
+                for table, rows in (
+                    ("eval_matches", result.matches),
+                    ("eval_joints", result.joints),
+                ):
+                    rows = rows.append_column("dataset", schema.constant(predictions, len(rows)))
+                    rows = rows.append_column("split", schema.constant(s, len(rows)))
+                    path = partition_dir(txn, table, predictions, s) / PART_FILE
+                    _write(path, schema.conform(table, rows))
+                report["splits"][s] = {
+                    "stats": dict(zip(STAT_NAMES, map(float, result.stats))),
+                    "notes": result.notes,
+                    "predictions": len(dt["instances"]),
+                    "matched": pc.count_distinct(result.joints["dt_instance_id"]).as_py(),
+                }
+            self._commit(txn, {predictions: list(schema.EVAL_TABLES)}, partial=True)
+        return report
 
     # -- selection and export -------------------------------------------------
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 from posestore import schema
 from posestore.errors import StoreError
 
-WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose")
+WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose", "coco-results")
 """Formats posestore writes (``--format``)."""
 
 
@@ -46,6 +46,16 @@ def write_dataset(
         from .stills import clips_as_stills
 
         parts = {split: clips_as_stills(tables) for split, tables in parts.items()}
+    if (fmt == "coco-results") != (meta.get("format") == "coco-results"):
+        raise StoreError(
+            "coco-results is how predictions are written, and predictions are written only so"
+            if fmt == "coco-results"
+            else f"predictions are written as coco-results, not {fmt}"
+        )
+    if fmt == "coco-results":
+        from .coco_results import write_coco_results
+
+        return write_coco_results(parts, meta, out)
     if fmt == "coco":
         return _write_coco(parts, meta, out, progress)
     if fmt == "fashionai":

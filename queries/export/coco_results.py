@@ -1,0 +1,44 @@
+"""Tables → a COCO results file: the inverse of ``posestore.ingest.coco_results``.
+
+The predictions' records are written as the COCO writer writes annotations (numbers in
+the source's style, every extra field kept), then given back their source shape: no
+``id``, no ``bbox``/``area`` where posestore derived them, ``image_id`` as the file spelt it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from posestore import schema
+
+from .coco import coco_document
+
+DERIVED_KEY = "__derived__"
+SOURCE_ID_KEY = "__image_id__"
+"""The reader's markers (``posestore.ingest.coco_results``), kept in ``attributes``."""
+
+
+def coco_results_records(parts: dict[str, schema.Tables], meta: dict) -> list[dict]:
+    """The predictions of every split, in the source's order, as the file had them."""
+    records = []
+    for split, tables in parts.items():
+        annotations = coco_document(tables, meta.get("splits", {}).get(split, {}))["annotations"]
+        records.extend(annotations)
+    records.sort(key=lambda r: r["id"])
+    for r in records:
+        del r["id"]
+        for key in r.pop(DERIVED_KEY, ()):
+            r.pop(key, None)
+        if SOURCE_ID_KEY in r:
+            r["image_id"] = r.pop(SOURCE_ID_KEY)
+    return records
+
+
+def write_coco_results(parts: dict[str, schema.Tables], meta: dict, out: Path) -> list[Path]:
+    """Write the predictions as one COCO results JSON at ``out``; returns ``[out]``."""
+    data = orjson.dumps(coco_results_records(parts, meta), option=orjson.OPT_SERIALIZE_NUMPY)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return [out]

@@ -151,6 +151,46 @@ def coco_keypoints(
     }
 
 
+def coco_predictions(doc: dict, seed: int = 0) -> list[dict]:
+    """A model's seeded COCO results for a keypoints document: each non-crowd person with
+    joints predicted with noise scaled by its size (some with left and right wrists swapped),
+    some persons missed, some invented; float32-exact coordinates, scores in [0.05, 1]."""
+    rng = np.random.default_rng(seed)
+    out = []
+
+    def add(image_id: int, category_id: int, x: np.ndarray, y: np.ndarray) -> None:
+        xy = np.stack([x, y], axis=1).astype(np.float32).astype(np.float64)
+        kp = np.concatenate([xy, np.ones((len(xy), 1))], axis=1).ravel().tolist()
+        score = float(np.round(rng.uniform(0.05, 1.0), 3))
+        out.append(
+            {"image_id": image_id, "category_id": category_id, "keypoints": kp, "score": score}
+        )
+
+    for a in doc["annotations"]:
+        if a.get("iscrowd") or not a.get("num_keypoints") or rng.random() < 0.1:
+            continue
+        kp = np.asarray(a["keypoints"], dtype=np.float64).reshape(-1, 3)
+        bx, by, bw, bh = a["bbox"]
+        noise = np.sqrt(max(a.get("area") or bw * bh, 1.0)) * rng.choice([0.02, 0.05, 0.15])
+        x = np.where(kp[:, 2] > 0, kp[:, 0], bx + rng.random(len(kp)) * bw)
+        y = np.where(kp[:, 2] > 0, kp[:, 1], by + rng.random(len(kp)) * bh)
+        if len(kp) == 17 and rng.random() < 0.1:  # the model confuses left and right wrists
+            x[[9, 10]], y[[9, 10]] = x[[10, 9]], y[[10, 9]]
+        add(
+            a["image_id"],
+            a["category_id"],
+            x + rng.normal(0, noise, len(kp)),
+            y + rng.normal(0, noise, len(kp)),
+        )
+    joints = len(doc["annotations"][0]["keypoints"]) // 3 if doc["annotations"] else 17
+    for im in doc["images"]:
+        for _ in range(rng.poisson(0.3)):
+            cx, cy = rng.uniform(0, im["width"]), rng.uniform(0, im["height"])
+            s = rng.uniform(10, 100)
+            add(im["id"], 1, cx + rng.normal(0, s, joints), cy + rng.normal(0, s, joints))
+    return out
+
+
 def _rle_counts(rng: np.random.Generator, total: int) -> list[int]:
     runs = rng.integers(1, max(2, total // 20), size=12)
     runs = runs[np.cumsum(runs) < total]

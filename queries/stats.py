@@ -93,10 +93,34 @@ def _one(store, d: str) -> dict:
            WHERE c.dataset = $1 AND c.kind = 'object' ORDER BY 1""",
         p,
     )
+    canonical = _rows(
+        store,
+        """SELECT canonical, count(*) AS rows,
+                  round(count(*) FILTER (WHERE visibility > 0) / count(*), 4) AS labelled_rate,
+                  round(count(*) FILTER (WHERE visibility = 2) / count(*), 4) AS visible_rate
+           FROM joints WHERE dataset = $1 AND canonical IS NOT NULL GROUP BY 1 ORDER BY 1""",
+        p,
+    )
+    errors = _rows(
+        store,
+        """SELECT e.split, e.category_id AS category, e.joint, any_value(c.keypoints[e.joint + 1]) AS name,
+                  count(*) AS joints, round(avg(e.normalised), 4) AS mean_error,
+                  count(*) FILTER (WHERE e.error = 'good') AS good,
+                  count(*) FILTER (WHERE e.error = 'jitter') AS jitter,
+                  count(*) FILTER (WHERE e.error = 'inversion') AS inversion,
+                  count(*) FILTER (WHERE e.error = 'swap') AS swap,
+                  count(*) FILTER (WHERE e.error = 'miss') AS miss
+           FROM eval_joints e LEFT JOIN categories c
+             ON c.dataset = e.dataset AND c.category_id = e.category_id AND c.kind = 'object'
+           WHERE e.dataset = $1 AND e.error IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        p,
+    )
     return {
         "format": info["format"],
         "source": info["source"],
         "splits": splits,
+        "canonical_joints": canonical,
+        "joint_errors": errors,
         "instances_per_image": per_image,
         "joints": joints,
         "size_classes": sizes,
@@ -137,6 +161,25 @@ def render(stats: dict, console) -> None:
         table("labelled joints outside their image", s["keypoints_outside_image"])
         table("labels", s["labels"], limit=20)
         table("categories", s["categories"])
+        table(
+            "per-joint error of the matched predictions (posestore eval; Ronchi & Perona classes)",
+            s.get("joint_errors", []),
+            limit=60,
+        )
+    if len(stats) > 1:  # several datasets: one row per canonical joint, a column per dataset
+        rows: dict = {}
+        for name, s in stats.items():
+            for r in s.get("canonical_joints", []):
+                rows.setdefault(r["canonical"], {"canonical": r["canonical"]})[name] = r[
+                    "labelled_rate"
+                ]
+        if rows:
+            table(
+                "labelled rate per canonical joint, dataset by dataset",
+                [rows[k] for k in sorted(rows)],
+                ["canonical", *stats],
+                limit=140,
+            )
 
 
 def _fmt(v) -> str:
@@ -205,6 +248,23 @@ def html_report(stats: dict, store) -> str:
             ax.set_ylabel("images")
             ax.set_title(f"{name}: instances per image")
             parts.append(_png(fig, plt))
+        errors = s.get("joint_errors", [])
+        if errors:
+            fig, ax = plt.subplots(figsize=(max(6, len(errors) * 0.28), 3.6))
+            xs = range(len(errors))
+            bottom = [0] * len(errors)
+            for kind in ("good", "jitter", "inversion", "swap", "miss"):
+                share = [r[kind] / r["joints"] for r in errors]
+                ax.bar(xs, share, bottom=bottom, label=kind)
+                bottom = [b + v for b, v in zip(bottom, share)]
+            ax.set_xticks(
+                list(xs), [r["name"] or str(r["joint"]) for r in errors], rotation=90, fontsize=7
+            )
+            ax.set_ylabel("share of matched joints")
+            ax.set_title(f"{name}: per-joint error classes (Ronchi & Perona)")
+            ax.legend(fontsize=8)
+            parts.append(_png(fig, plt))
+            parts.append("<h3>per-joint error</h3>" + _html_table(errors))
         parts.append("<h3>joints</h3>" + _html_table(joints))
         parts.append("<h3>categories</h3>" + _html_table(s["categories"]))
         if s["labels"]:

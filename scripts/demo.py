@@ -148,11 +148,49 @@ def main() -> None:
         f"  Kinetics index and its kpfiles: {len(kin)} files under {args.out / 'export' / 'k400'}"
     )
 
+    console.rule("[bold]5. a model's predictions next to the ground truth")
+    val = json.loads(
+        (sources["coco"] / "annotations" / "person_keypoints_val2017.json").read_bytes()
+    )
+    results = args.out / "sources" / "coco_val2017_results.json"
+    results.write_bytes(json.dumps(synthetic.coco_predictions(val, seed=1)).encode())
+    (pred,) = store.ingest(results, format="coco-results", ground_truth="coco", dataset="model")
+    console.print(f"  ingested {pred.counts['instances']} predictions of {results.name} as 'model'")
+    report = store.eval("model")
+    stats = report["splits"]["val2017"]["stats"]
+    console.print(
+        "  COCO keypoint evaluation (the numbers pycocotools gives): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in list(stats.items())[:5])
+    )
+    show(
+        "Per-joint error of the matched persons (eval_joints)",
+        arrow_table(
+            store.sql(
+                """SELECT g.joint_name AS joint, round(avg(e.normalised), 4) AS mean_error,
+                          count(*) FILTER (WHERE e.error = 'inversion') AS inversions,
+                          count(*) FILTER (WHERE e.error = 'miss') AS misses
+                   FROM eval_joints e JOIN joints g
+                     ON g.dataset = 'coco' AND g.split = e.split
+                    AND g.instance_id = e.gt_instance_id AND g.joint = e.joint
+                   WHERE e.dataset = 'model' AND e.error IS NOT NULL
+                   GROUP BY g.joint, g.joint_name ORDER BY g.joint LIMIT 11"""
+            )
+        ),
+    )
+    swapped = store.export(
+        "coco",
+        args.out / "export" / "left_right_swaps.json",
+        split="val2017",
+        query="SELECT image_id FROM eval_joints WHERE error = 'inversion'",
+    )
+    n = len(json.loads(swapped[0].read_bytes())["images"])
+    console.print(f"  the {n} images where the model swapped left and right: {swapped[0]}")
+
     console.rule("[bold]try it yourself")
     console.print(f"  export POSESTORE_STORE={store.root}")
     console.print("  .venv/bin/posestore ls")
     console.print(
-        '  .venv/bin/posestore sql "SELECT dataset, count(*) FROM keypoints WHERE visibility = 2 GROUP BY 1"'
+        '  .venv/bin/posestore sql "SELECT dataset, count(*) FROM joints WHERE visibility = 2 GROUP BY 1"'
     )
     console.print(
         '  .venv/bin/posestore export coco even.json --split val2017 --where "image_id % 2 = 0"'

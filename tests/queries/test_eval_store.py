@@ -181,3 +181,19 @@ def pycocotools_sigmas():
     from pycocotools.cocoeval import Params
 
     return Params(iouType="keypoints").kpt_oks_sigmas
+
+
+def test_stats_of_predictions_show_per_joint_error_classes(store, tmp_path):
+    doc, first, results = _swap_case(tmp_path)
+    gt_path = synthetic.write_json(doc, tmp_path / "person_keypoints_val.json")
+    _ingest_pair(store, gt_path, results, tmp_path)
+    store.eval("pred")
+    errors = store.stats("pred")["pred"]["joint_errors"]
+    by_joint = {r["joint"]: r for r in errors}
+    assert by_joint[9]["inversion"] == by_joint[10]["inversion"] == 1
+    assert by_joint[9]["name"] == "left_wrist"
+    assert sum(r["joints"] for r in errors) == 17 * len(results)
+    from posestore.queries.stats import html_report
+
+    page = html_report(store.stats("pred"), store)
+    assert "<h3>per-joint error</h3>" in page and "<th>inversion</th>" in page

@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=150_000)
     parser.add_argument("--predictions", type=int, default=250_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of results")
     parser.add_argument("--side", choices=["posestore", "pycocotools"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
@@ -257,6 +258,8 @@ def main() -> None:
     diff = np.abs(np.subtract(out["posestore"]["stats"], out["pycocotools"]["stats"])).max()
     print(f"posestore / pycocotools: {ratio:.3f}x time (target <= 0.25x)")
     print(f"largest |stats difference|: {diff:.3g}; AP = {out['posestore']['stats'][0]:.4f}")
+    if args.json:
+        print(json.dumps({"sides": out, "ratio": ratio, "stats_difference": float(diff)}))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ at a tiny scale only to keep it working.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -230,7 +231,7 @@ def main() -> None:
         coco_load, ingest = measure_side_by_side(
             py(PEERS["coco_load"], coco), py(POSESTORE["ingest"], coco, fresh, "coco"), r, clean
         )
-        row("1. COCO ingest", "pycocotools COCO(file)", coco_load, ingest, "≤ 1.0× time", 1.0)
+        row("1. COCO ingest", "pycocotools COCO(file)", coco_load, ingest, "≤ 0.5× time", 0.5)
         rows.append(
             Row(
                 "1. COCO ingest, peak memory",
@@ -239,8 +240,8 @@ def main() -> None:
                 coco_load[1],
                 ingest[0],
                 ingest[1],
-                "≤ 1.0× peak",
-                ingest[1] <= coco_load[1],
+                "≤ 0.8× peak",
+                ingest[1] <= 0.8 * coco_load[1],
             )
         )
         row("1. COCO ingest", "parse floor orjson.loads", floor, ingest, "", None)
@@ -291,6 +292,18 @@ def main() -> None:
             py(PEERS["pickle_load"], ntu), py(POSESTORE["ingest"], ntu, fresh, "ntu"), r, clean
         )
         row("5. PYSKL ingest", "pickle.load", pk, ours_pk, "≤ 2×", 2.0)
+        rows.append(
+            Row(
+                "5. PYSKL ingest, peak memory",
+                "pickle.load",
+                pk[0],
+                pk[1],
+                ours_pk[0],
+                ours_pk[1],
+                "≤ 1.2× peak",
+                ours_pk[1] <= 1.2 * pk[1],
+            )
+        )
         peer_ps, ours_ps = measure_side_by_side(
             py(PEERS["pickle_subset"], ntu, work / "peer_subset.pkl"),
             cli(store, "export", "ntu", work / "subset.pkl", "--where", "label < 6"),
@@ -301,8 +314,37 @@ def main() -> None:
             "Python filter + pickle.dump",
             peer_ps,
             ours_ps,
+            "≤ 1.0×",
+            1.0,
+        )
+
+        # 6. evaluation: its own script runs each side once in a fresh process
+        sizes_eval = [max(int(n * args.scale), 8) for n in (64_115, 150_000, 250_000)]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "evaluate.py"),
+                "--images", str(sizes_eval[0]),
+                "--persons", str(sizes_eval[1]),
+                "--predictions", str(sizes_eval[2]),
+                "--json",
+            ],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        peer_e = (
+            result["sides"]["pycocotools"]["seconds"],
+            result["sides"]["pycocotools"]["peak"],
             "",
-            None,
+        )
+        ours_e = (result["sides"]["posestore"]["seconds"], result["sides"]["posestore"]["peak"], "")
+        row(
+            f"6. keypoint evaluation, {sizes_eval[2]:,} predictions (in process)",
+            "pycocotools evaluate()+accumulate()",
+            peer_e,
+            ours_e,
+            "≤ 0.25×",
+            0.25,
         )
 
         sizes = {
@@ -387,8 +429,8 @@ def write_results(args, rows: list[Row], sizes: dict, coco: Path, ntu: Path) -> 
         "|---|---:|---:|---:|---|---|",
     ]
     for name, (src, store) in sizes.items():
-        target = "≤ 0.6×" if name == "PYSKL" else ""
-        met = ("yes" if store <= 0.6 * src else "**no**") if target else ""
+        target = "≤ 0.5×" if name == "PYSKL" else ""
+        met = ("yes" if store <= 0.5 * src else "**no**") if target else ""
         lines.append(
             f"| {name} | {src / 1e6:,.0f} MB | {store / 1e6:,.0f} MB | {store / src:.2f}× | {target} | {met} |"
         )

@@ -356,10 +356,12 @@ def _clip_extra(
     return extra
 
 
-def padding_visibility(coords: np.ndarray, score: np.ndarray | None) -> np.ndarray:
+def padding_visibility(channels: list[np.ndarray], score: np.ndarray | None) -> np.ndarray:
     """Visibility per joint: 2, except PYSKL's zero padding (every coordinate and the score
     0: a person absent from that frame), which is 0, not labelled."""
-    padding = ~coords.any(axis=1)
+    padding = channels[0] == 0
+    for values in channels[1:]:
+        padding &= values == 0
     if score is not None:
         padding &= score == 0
     return np.where(padding, 0, 2).astype(np.int8)
@@ -484,6 +486,8 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             if all(has_score)
             else None
         )
+        # each channel cut out once, as float32 (float16 arithmetic is slow in NumPy)
+        channels = [coords[:, c].astype(np.float32) for c in range(coords.shape[1])]
         keypoints = poses.pose_table(
             dataset,
             splits.column(inst_clip, inst_t),
@@ -492,10 +496,10 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             np.full(len(pair_v), PYSKL_SKELETON_CATEGORY, dtype=np.int64),
             pair_frame,
             pair_v,
-            coords[:, 0].astype(np.float32),
-            coords[:, 1].astype(np.float32),
-            padding_visibility(coords, score),
-            z=coords[:, 2].astype(np.float32) if coords.shape[1] == 3 else None,
+            channels[0],
+            channels[1],
+            padding_visibility(channels, score),
+            z=channels[2] if len(channels) == 3 else None,
             score=score,
         )
         # persons present in each frame: any joint scored (2D) or placed (3D)
@@ -687,7 +691,7 @@ class _KineticsClips:
                 v,
                 flat[:, 0],
                 flat[:, 1],
-                padding_visibility(flat[:, :2], flat[:, 2]),
+                padding_visibility([flat[:, 0], flat[:, 1]], flat[:, 2]),
                 score=flat[:, 2],
             )
             labelled = (

@@ -357,11 +357,21 @@ def cmd_skeleton(args) -> int:
 
 def cmd_export(args) -> int:
     store = _open(args)
+    datasets = [d for d in args.dataset.split(",") if d]
     with _progress() as progress:
-        written = store.export(
-            args.dataset, args.out, split=args.split, format=args.format, where=args.where, query=args.query,
-            images=args.images, image_root=args.image_root, progress=progress,
-        )  # fmt: skip
+        if len(datasets) > 1:
+            if args.images != "none":
+                raise StoreError("--images is for one dataset at a time")
+            written = store.export_many(
+                datasets, args.out, split=args.split, format=args.format or "coco",
+                skeleton=args.skeleton, where=args.where, query=args.query, progress=progress,
+            )  # fmt: skip
+        else:
+            written = store.export(
+                args.dataset, args.out, split=args.split, format=args.format, where=args.where,
+                query=args.query, images=args.images, image_root=args.image_root,
+                progress=progress, skeleton=args.skeleton,
+            )  # fmt: skip
     for p in written:
         print(f"wrote {p}")
     return 0
@@ -474,9 +484,16 @@ def parser() -> argparse.ArgumentParser:
         "--format. OUT is a file for one split in a one-file format (out.json, out.csv, out.pkl, "
         "out.zip), else a folder laid out as the source was.",
     )  # fmt: skip
-    p.add_argument("dataset")
+    p.add_argument(
+        "dataset", help="a dataset, or several separated by commas (merged into one file per split)"
+    )
     p.add_argument("out", type=Path, metavar="OUT")
     p.add_argument("--split", help="only this split, or any split list (e.g. xview_val)")
+    p.add_argument(
+        "--skeleton",
+        metavar="NAME",
+        help="project every pose onto a registry skeleton (coco17, halpe26, …; see posestore skeleton)",
+    )
     p.add_argument(
         "--format", "-f", help="coco, pyskl, fashionai or yolo-pose [default: the dataset's own]"
     )

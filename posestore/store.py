@@ -719,6 +719,7 @@ class Store:
         image_root: str | os.PathLike | None = None,
         progress: Progress | None = None,
         selection: object | None = None,
+        skeleton: str | None = None,
     ) -> list[Path]:
         """Write a dataset, a split or a selection in its native format (or ``format``).
 
@@ -752,10 +753,88 @@ class Store:
         fmt = format or info["format"]
         image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
         written = write_dataset(
-            parts, info, Path(out), fmt, progress=progress, whole=whole, image_dirs=image_dirs
+            parts,
+            info,
+            Path(out),
+            fmt,
+            progress=progress,
+            whole=whole,
+            image_dirs=image_dirs,
+            skeleton=skeleton,
         )
         if images != "none":
             self._place_images(parts, info, Path(out), fmt, images, image_dirs)
+        return written
+
+    def export_many(
+        self,
+        datasets: list[str],
+        out: str | os.PathLike,
+        split: str | None = None,
+        format: str = "coco",  # noqa: A002
+        skeleton: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[Path]:
+        """Several datasets exported into one file per split name (COCO) or one YOLO pose
+        folder, their poses projected onto ``skeleton``: ids renumbered to be unique, each
+        image and annotation keeping ``source_dataset`` and ``source_id`` beside it."""
+        import orjson
+
+        from posestore.queries.export import safe_relative, write_dataset
+        from posestore.queries.export.coco import coco_document
+        from posestore.queries.export.stills import clips_as_stills
+        from posestore.queries.merge import merge_tables
+        from posestore.queries.project import project_tables
+
+        if format not in ("coco", "yolo-pose"):
+            raise StoreError(f"several datasets export as coco or yolo-pose, not {format}")
+        infos = {d: self.dataset_info(d) for d in datasets}
+        names = (
+            [split]
+            if split
+            else list(
+                dict.fromkeys(s for i in infos.values() for s in i["metadata"].get("splits", {}))
+            )
+        )
+        merged: dict[str, schema.Tables] = {}
+        for s in names:
+            parts = []
+            for d, info in infos.items():
+                partitions, lists = self.split_names(d)
+                if s not in partitions and s not in lists:
+                    continue
+                ids = None
+                if where or query or s not in partitions:
+                    chosen = self.select_images(d, s, where, query)
+                    ids = chosen["image_id"].combine_chunks()
+                held = [s] if s in partitions else sorted(set(chosen["split"].to_pylist()))
+                for p in held:
+                    tables = self.split_tables(d, p, ids)
+                    if info["format"] == "pyskl":
+                        tables = clips_as_stills(tables)
+                    if skeleton:
+                        tables = project_tables(tables, skeleton)
+                    parts.append((d, tables))
+            if not parts:
+                continue
+            merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
+        if not merged:
+            raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
+        out = Path(out)
+        if format == "yolo-pose":
+            info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}
+            return write_dataset(merged, info, out, "yolo-pose", progress=progress)
+        written = []
+        single = len(merged) == 1 and out.suffix.lower() == ".json"
+        for s, tables in merged.items():
+            doc = coco_document(tables, None, keep_attributes=True)
+            doc["info"] = {"description": f"merged by posestore from {', '.join(datasets)}"}
+            target = out if single else safe_relative(f"{s}.json", out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+            written.append(target)
         return written
 
     @staticmethod

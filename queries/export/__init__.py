@@ -33,11 +33,13 @@ def write_dataset(
     progress=None,
     whole: bool = False,
     image_dirs: dict[str, Path | None] | None = None,
+    skeleton: str | None = None,
 ) -> list[Path]:
     """Write each split's tables in ``fmt`` under ``out``; returns the files written.
 
     ``whole``: the parts are the entire dataset (no split or row selection).
     ``image_dirs``: per split, the folder its images are in (YOLO reads unknown sizes there).
+    ``skeleton``: project every pose onto this registry skeleton (COCO and YOLO pose).
     """
     if fmt not in WRITERS:
         raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
@@ -46,6 +48,12 @@ def write_dataset(
         from .stills import clips_as_stills
 
         parts = {split: clips_as_stills(tables) for split, tables in parts.items()}
+    if skeleton is not None:
+        from posestore.queries.project import project_tables
+
+        if fmt not in ("coco", "yolo-pose"):
+            raise StoreError(f"--skeleton projects poses for coco and yolo-pose, not {fmt}")
+        parts = {split: project_tables(tables, skeleton) for split, tables in parts.items()}
     if (fmt == "coco-results") != (meta.get("format") == "coco-results"):
         raise StoreError(
             "coco-results is how predictions are written, and predictions are written only so"
@@ -132,7 +140,15 @@ def _write_yolo(
 
     from posestore.imagesize import image_size
 
-    from .yolo_pose import data_yaml, flip_index, label_lines, label_path, yolo_classes
+    from .yolo_pose import (
+        data_yaml,
+        flip_index,
+        label_lines,
+        label_path,
+        registry_flip,
+        registry_sigmas,
+        yolo_classes,
+    )
 
     if out.suffix:
         raise StoreError(
@@ -146,7 +162,9 @@ def _write_yolo(
     joints = max(widest, len(joint_names))
     if not joints:
         raise StoreError("nothing to export as YOLO pose: no instance carries keypoints")
-    flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
+    flip = registry_flip(tables0["categories"], cat_ids, joints)
+    if flip is None:
+        flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
     class_of = {c: i for i, c in enumerate(cat_ids)}
     written = []
     for split, tables in parts.items():
@@ -208,7 +226,11 @@ def _write_yolo(
                 stacklevel=2,
             )
     yaml = out / "data.yaml"
-    yaml.write_text(data_yaml(out, list(parts), names, joints, flip))
+    yaml.write_text(
+        data_yaml(
+            out, list(parts), names, joints, flip, registry_sigmas(tables0["categories"], cat_ids)
+        )
+    )
     return [yaml, *written]
 
 

@@ -39,7 +39,9 @@ _CATEGORY_COLUMNS = {
 _TOP_SECTIONS = ("images", "annotations", "categories")
 
 
-def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict:
+def coco_document(
+    tables: schema.Tables, split_meta: dict | None = None, keep_attributes: bool = False
+) -> dict:
     """The COCO document for one split's tables, for ``orjson.dumps`` with
     ``OPT_SERIALIZE_NUMPY`` (its keypoint and polygon lists are NumPy views or
     ``orjson.Fragment``s, see ``jsonnum.json_arrays``; ``coco_json`` writes it).
@@ -50,7 +52,7 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
     """
     meta = split_meta or {}
     if split_meta is None:
-        tables = _as_coco(tables)
+        tables = _as_coco(tables, keep_attributes)
     order = meta.get("key_order", {})
     styles = meta.get("styles", {})
     images = _records(tables["images"], _IMAGE_COLUMNS, order.get("images", []))
@@ -75,7 +77,7 @@ def coco_document(tables: schema.Tables, split_meta: dict | None = None) -> dict
     return doc
 
 
-def _as_coco(tables: schema.Tables) -> schema.Tables:
+def _as_coco(tables: schema.Tables, keep_attributes: bool = False) -> schema.Tables:
     """Another format's tables as COCO expects them: boxes, areas and labelled-joint counts
     derived from the joints where the source has none, unlabelled joints at (0, 0), and
     the source format's own fields (``attributes``) left behind."""
@@ -110,14 +112,17 @@ def _as_coco(tables: schema.Tables) -> schema.Tables:
     inst = _fill(inst, "iscrowd", pa.array(np.zeros(n, dtype=np.int8)))
     counts = np.bincount(pos, minlength=n).astype(np.int32)
     inst = _fill(inst, "num_keypoints", pa.array(counts))
-    no_attributes = pa.nulls(n, pa.string())
-    inst = inst.set_column(inst.schema.get_field_index("attributes"), "attributes", no_attributes)
     images = tables["images"]
-    images = images.set_column(
-        images.schema.get_field_index("attributes"),
-        "attributes",
-        pa.nulls(len(images), pa.string()),
-    )
+    if not keep_attributes:  # the source format's own fields stay behind
+        no_attributes = pa.nulls(n, pa.string())
+        inst = inst.set_column(
+            inst.schema.get_field_index("attributes"), "attributes", no_attributes
+        )
+        images = images.set_column(
+            images.schema.get_field_index("attributes"),
+            "attributes",
+            pa.nulls(len(images), pa.string()),
+        )
     cats = tables["categories"]
     cats = cats.set_column(
         cats.schema.get_field_index("attributes"), "attributes", pa.nulls(len(cats), pa.string())

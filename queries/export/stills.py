@@ -21,7 +21,7 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
     images, frames, kp, inst = (
         tables["images"],
         tables["frames"],
-        poses.joint_rows(tables["keypoints"]),
+        tables["keypoints"],
         tables["instances"],
     )
     frames = frames.sort_by([("image_id", "ascending"), ("frame", "ascending")])
@@ -57,18 +57,20 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
             "frames": _frames_of(stills),
             "categories": _objects(tables),
         }
+    # a pose row is a person in a frame: one instance of that frame's still image
+    pair = (kp["instance_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
+    order = np.argsort(pair, kind="stable")
+    kp = kp.take(pa.array(order))
+    pair = pair[order]
     kp_key = (kp["image_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
     kp_image = np.searchsorted(key, kp_key) + 1
-    pair = (kp["instance_id"].to_numpy() << _FRAME_BITS) | kp["frame"].to_numpy().astype(np.int64)
-    pairs, kp_instance = np.unique(pair, return_inverse=True)
-    source_instance = pairs >> _FRAME_BITS
+    source_instance = pair >> _FRAME_BITS
     inst_ids = inst["instance_id"].to_numpy()
     inst_pos = schema.positions(inst_ids, source_instance)
-    joints_per = np.bincount(kp_instance, minlength=len(pairs)).astype(np.int32)
-    image_of_pair = np.zeros(len(pairs), dtype=np.int64)
-    image_of_pair[kp_instance] = kp_image
-    score = kp["score"]
-    visibility = kp["visibility"]
+    n_poses = len(kp)
+    lengths = poses.joint_counts(kp)
+    visibility = poses.joint_values(kp["visibility"], lengths)
+    score = poses.joint_values(kp["score"], lengths)
     if score.null_count < len(score):  # 2D: a zero score is PYSKL's padding, not a joint
         visibility = pc.if_else(
             pc.fill_null(pc.greater(score, 0), True), visibility, pa.scalar(0, pa.int8())
@@ -78,27 +80,22 @@ def clips_as_stills(tables: schema.Tables) -> schema.Tables:
         {
             "dataset": inst["dataset"].take(pa.array(inst_pos)),
             "split": inst["split"].take(pa.array(inst_pos)),
-            "instance_id": np.arange(1, len(pairs) + 1, dtype=np.int64),
-            "image_id": image_of_pair,
+            "instance_id": np.arange(1, n_poses + 1, dtype=np.int64),
+            "image_id": kp_image,
             "category_id": inst["category_id"].take(pa.array(inst_pos)),
             "track": inst["track"].take(pa.array(inst_pos)),
-            "num_joints": joints_per,
+            "num_joints": lengths.astype(np.int32),
         },
     )
-    keypoints = kp.set_column(kp.schema.get_field_index("image_id"), "image_id", pa.array(kp_image))
-    keypoints = keypoints.set_column(
-        keypoints.schema.get_field_index("instance_id"),
-        "instance_id",
-        pa.array(kp_instance + 1, pa.int64()),
-    )
-    keypoints = keypoints.set_column(
-        keypoints.schema.get_field_index("frame"),
-        "frame",
-        pa.array(np.zeros(len(kp), dtype=np.int32)),
-    )
-    keypoints = keypoints.set_column(
-        keypoints.schema.get_field_index("visibility"), "visibility", visibility
-    )
+    columns = {
+        "image_id": pa.array(kp_image, pa.int64()),
+        "instance_id": pa.array(np.arange(1, n_poses + 1, dtype=np.int64)),
+        "frame": pa.array(np.zeros(n_poses, dtype=np.int32)),
+        "visibility": poses.joint_lists(lengths, visibility, pa.int8()),
+    }
+    keypoints = kp
+    for name, column in columns.items():
+        keypoints = keypoints.set_column(keypoints.schema.get_field_index(name), name, column)
     return {
         **tables,
         "images": stills,

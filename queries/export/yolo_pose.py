@@ -35,6 +35,21 @@ def flip_index(names: list[str]) -> list[int]:
     return out
 
 
+def registry_flip(categories: pa.Table, category_ids: list[int], joints: int) -> list[int] | None:
+    """``flip_idx`` from the registry's mirror joints, where one category with known mirrors
+    fills the whole joint space (a joint without a mirror is its own); else None."""
+    rows = [r for r in categories.to_pylist() if r["category_id"] in category_ids]
+    if len(rows) != 1 or not rows[0].get("flip") or len(rows[0]["flip"]) != joints:
+        return None
+    return [i if f is None else int(f) for i, f in enumerate(rows[0]["flip"])]
+
+
+def registry_sigmas(categories: pa.Table, category_ids: list[int]) -> list[float] | None:
+    """The OKS sigmas of the one exported category, where the registry knows them."""
+    rows = [r for r in categories.to_pylist() if r["category_id"] in category_ids]
+    return rows[0].get("sigmas") if len(rows) == 1 else None
+
+
 def _swap(word: str) -> str:
     target = "right" if word.lower() == "left" else "left"
     return (
@@ -173,8 +188,16 @@ def label_path(file_name: str) -> PurePosixPath:
     return _relative_name(file_name).with_suffix(".txt")
 
 
-def data_yaml(out: Path, splits: list[str], names: list[str], joints: int, flip: list[int]) -> str:
-    """``data.yaml`` text (JSON-quoted scalars are valid YAML)."""
+def data_yaml(
+    out: Path,
+    splits: list[str],
+    names: list[str],
+    joints: int,
+    flip: list[int],
+    sigmas: list[float] | None = None,
+) -> str:
+    """``data.yaml`` text (JSON-quoted scalars are valid YAML); ``kpt_oks_sigmas`` where the
+    registry knows the skeleton's sigmas."""
     role = {}
     for s in splits:
         for key in ("train", "val", "test"):
@@ -191,6 +214,8 @@ def data_yaml(out: Path, splits: list[str], names: list[str], joints: int, flip:
             lines.append(f"{key}: {json.dumps('images/' + role[key])}")
     lines.append(f"kpt_shape: [{joints}, 3]")
     lines.append(f"flip_idx: [{', '.join(map(str, flip))}]")
+    if sigmas and len(sigmas) == joints:
+        lines.append(f"kpt_oks_sigmas: [{', '.join(repr(float(s)) for s in sigmas)}]")
     lines.append("names:")
     lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
     return "\n".join(lines) + "\n"

@@ -22,10 +22,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, jsonspans, poses, schema
+from posestore import jsonnum, poses, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
+from . import jsonspans
 from ._records import (
     MISSING,
     Overrides,

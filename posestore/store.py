@@ -234,7 +234,7 @@ class Store:
         Raises ``SourceError`` naming the file and record on bad input, leaving the
         store as it was.
         """
-        from posestore import sources
+        from posestore.ingest import sources
 
         source = Path(source)
         if dataset is not None:

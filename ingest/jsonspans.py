@@ -29,7 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import jsonnum, memory
+from posestore import jsonnum
+
+from . import memory
 
 PLACEHOLDER = "\ue000"  # a private-use character: never in a real annotation file
 _PLACEHOLDER_JSON = orjson.dumps(PLACEHOLDER)

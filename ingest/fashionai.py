@@ -37,6 +37,7 @@ from posestore.formats import (
     FASHIONAI_SUPERCATEGORY,
 )
 from posestore.imagesize import image_size
+from posestore.paths import relative_inside
 
 from ._records import first_true
 
@@ -347,8 +348,8 @@ def _image_sizes(file_names: tuple, folder: Path | None) -> tuple[list, list]:
         return [None] * n, [None] * n
     widths, heights = [], []
     for name in file_names:
-        p = PurePosixPath(name)
-        size = None if p.is_absolute() or ".." in p.parts else image_size(folder / p)
+        path = relative_inside(name, folder)
+        size = None if path is None else image_size(path)
         widths.append(size[0] if size else None)
         heights.append(size[1] if size else None)
     return widths, heights

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -23,6 +23,7 @@ import pyarrow as pa
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SourceWarning
+from posestore.paths import relative_inside
 
 from .pyskl import _categories, padding_visibility
 
@@ -61,7 +62,7 @@ def read_kinetics(
     root = source.parent
     for i, a in enumerate(anns):
         rel = _kpfile_of(a)
-        path = _safe_kpfile(root, rel) if rel else None
+        path = relative_inside(rel, root) if rel else None
         if path is not None and path.is_file():
             groups.setdefault(rel, []).append(i)
         else:
@@ -85,7 +86,7 @@ def read_kinetics(
         rel, idxs = next(iter(groups.items()))
         _, _, sample = _read_kpfile(
             (
-                str(_safe_kpfile(root, rel)),
+                str(relative_inside(rel, root)),
                 rel,
                 [(idxs[0], anns[idxs[0]]["frame_dir"], len(frame_inds[idxs[0]]))],
             )
@@ -99,7 +100,7 @@ def read_kinetics(
         return
     tasks = [
         (
-            str(_safe_kpfile(root, rel)),
+            str(relative_inside(rel, root)),
             rel,
             [(i, anns[i]["frame_dir"], len(frame_inds[i])) for i in idxs],
         )
@@ -110,13 +111,6 @@ def read_kinetics(
         if progress:
             progress(f"kpfile {rel}", k + 1, total)
         yield clip.tables(idxs, result)
-
-
-def _safe_kpfile(root: Path, rel: str) -> Path | None:
-    p = PurePosixPath(rel.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts:
-        return None
-    return root / Path(*p.parts)
 
 
 class _KineticsClips:

@@ -140,8 +140,8 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
     if ints.any():
         try:
             ids[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)
-        except OverflowError:
-            raise SourceError(file, f"{where}[].{key}", "an id does not fit in 64 bits") from None
+        except OverflowError as e:
+            raise SourceError(file, f"{where}[].{key}", "an id does not fit in 64 bits") from e
     lookup = None
     if strs.any():
         taken = set(ids[ints].tolist())

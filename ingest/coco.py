@@ -71,7 +71,7 @@ def parse_json(data: bytes, file: str) -> dict:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise SourceError(file, None, f"not valid JSON: {e}") from None
+        raise SourceError(file, None, f"not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise SourceError(
             file, None, f"expected a JSON object at the top, got {type(doc).__name__}"

@@ -252,7 +252,7 @@ def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
     try:
         text = data[len(_BOM) if bom else 0 :].decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from None
+        raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from e
     newline = "\r\n" if "\r\n" in text else "\n"
     rows = list(csv.reader(io.StringIO(text, newline="")))
     trailing = 0

@@ -62,9 +62,7 @@ def loads(data: bytes, source: str = "<bytes>"):
         AttributeError,
         IndexError,
     ) as e:
-        raise UnsafePickle(
-            source, None, f"not a readable pickle: {type(e).__name__}: {e}"
-        ) from None
+        raise UnsafePickle(source, None, f"not a readable pickle: {type(e).__name__}: {e}") from e
 
 
 def load(path: str | Path):

@@ -626,8 +626,8 @@ def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides)
         for rank, i in enumerate(idx):
             anns[i][key] = arrays.value(key, rank)
         return None
-    rank = np.cumsum(cut) - 1
-    over.resolve(key, mark, lambda i: arrays.value(key, int(rank[i])))
+    ranks = np.cumsum(cut) - 1
+    over.resolve(key, mark, lambda i: arrays.value(key, int(ranks[i])))
     return col, idx, cut
 
 

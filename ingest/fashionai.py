@@ -155,11 +155,11 @@ def read_fashionai_csv(
     category_col = pa.array(columns[1], pa.string())
     cat_index = pc.index_in(category_col, pa.array(CATEGORY_NAMES)).to_numpy(zero_copy_only=False)
     unknown = np.isnan(cat_index.astype(np.float64))
-    if (i := first_true(unknown)) is not None:
+    if (bad := first_true(unknown)) is not None:
         raise SourceError(
             file,
-            f"line {first_line + i}, column image_category",
-            f"unknown category {columns[1][i]!r}; expected one of {', '.join(CATEGORY_NAMES)}",
+            f"line {first_line + bad}, column image_category",
+            f"unknown category {columns[1][bad]!r}; expected one of {', '.join(CATEGORY_NAMES)}",
         )
     cat_index = cat_index.astype(np.int64)
     image_ids = np.arange(1, n + 1, dtype=np.int64)

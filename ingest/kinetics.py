@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from posestore.errors import SourceError
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SourceWarning
 from posestore.paths import relative_inside
 
-from .pyskl import _categories, padding_visibility
+from .pyskl import _categories, _Splits, padding_visibility
 
 
 def _kpfile_of(a: dict) -> str | None:
@@ -34,8 +34,17 @@ def _kpfile_of(a: dict) -> str | None:
 
 
 def read_kinetics(
-    source: Path, anns, dataset, splits, image_ids, first, workers, progress
+    source: Path,
+    anns: list[dict],
+    dataset: str,
+    splits: _Splits,
+    image_ids: np.ndarray,
+    first: schema.Tables,
+    workers: int | None,
+    progress: Callable[[str, int, int], None] | None,
 ) -> Iterator[schema.Tables]:
+    """The Kinetics index's tables (``first``, completed with the clips without joints), then
+    each kpfile's instances, keypoints and frames as it is read."""
     file = str(source)
     n = len(anns)
     frame_inds, box_scores = [], []
@@ -63,7 +72,7 @@ def read_kinetics(
     for i, a in enumerate(anns):
         rel = _kpfile_of(a)
         path = relative_inside(rel, root) if rel else None
-        if path is not None and path.is_file():
+        if rel and path is not None and path.is_file():
             groups.setdefault(rel, []).append(i)
         else:
             without.append(i)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -37,7 +38,7 @@ NO_SPLIT = "all"
 UNASSIGNED = "unassigned"
 
 
-def load_pyskl(path: str | Path):
+def load_pyskl(path: str | Path) -> tuple[str, Any, list]:
     """The annotation list of a PYSKL pickle, with its layout: ``dict`` ({split, annotations}),
     ``list`` (bare annotations) or ``single`` (one annotation dict)."""
     obj = safe_pickle.load(path)
@@ -193,7 +194,7 @@ def _list_members(
     and an ``xview_*`` list); names a list gives that no clip has are left out."""
     if top is None or not isinstance(top.get("split"), dict):
         return None
-    clip_of = {}
+    clip_of: dict[str, int] = {}
     for i, a in enumerate(anns):
         if isinstance(a["frame_dir"], str):
             clip_of.setdefault(a["frame_dir"], i)
@@ -231,7 +232,7 @@ def _array_dtypes(anns: list[dict], kinetics: bool) -> dict:
 
 def _labels(anns: list[dict]) -> tuple[np.ndarray, dict[int, object]]:
     """int64 labels; string (or numpy) labels get action ids, the source value kept per clip."""
-    raw = [a.get("label") for a in anns]
+    raw: list[Any] = [a.get("label") for a in anns]
     ints = [type(x) is int for x in raw]
     labels = np.zeros(len(raw), dtype=np.int64)
     over: dict[int, object] = {}
@@ -260,10 +261,11 @@ def _labels(anns: list[dict]) -> tuple[np.ndarray, dict[int, object]]:
 
 def _categories(dataset: str, joints: int | None, labels: np.ndarray, anns: list[dict]) -> pa.Table:
     """The person skeleton (kind object) and one action category per label."""
-    names, skeleton = [], []
+    names: list[str] = []
+    skeleton: list[list[int]] = []
     if joints in SKELETON_LAYOUTS:
-        _, names, bones = SKELETON_LAYOUTS[joints]
-        names, skeleton = list(names), [list(b) for b in bones]
+        _, layout_names, bones = SKELETON_LAYOUTS[joints]
+        names, skeleton = list(layout_names), [list(b) for b in bones]
     label_names: dict[int, str] = {}
     for i, lab in enumerate(labels.tolist()):
         if lab not in label_names:

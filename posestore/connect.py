@@ -29,7 +29,7 @@ def create_views(
     if missing and empty_table is None:
         return False
     for table in TABLES:
-        if table in missing:
+        if table in missing and empty_table is not None:  # missing implies given (above)
             empty_table(con, table)
         else:
             pattern = table_glob(root, table).replace("'", "''")

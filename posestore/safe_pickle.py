@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
+from typing import Any
 
 from posestore.errors import UnsafePickle
 
@@ -48,7 +49,7 @@ class _AllowListUnpickler(pickle.Unpickler):
         raise UnsafePickle(self.source, None, "refused: the pickle uses persistent ids")
 
 
-def loads(data: bytes, source: str = "<bytes>"):
+def loads(data: bytes, source: str = "<bytes>") -> Any:
     """Unpickle ``data`` with the allow-list; ``UnsafePickle`` names the global it refused."""
     try:
         return _AllowListUnpickler(io.BytesIO(data), source).load()
@@ -65,7 +66,7 @@ def loads(data: bytes, source: str = "<bytes>"):
         raise UnsafePickle(source, None, f"not a readable pickle: {type(e).__name__}: {e}") from e
 
 
-def load(path: str | Path):
+def load(path: str | Path) -> Any:
     """Unpickle a file with the allow-list."""
     path = Path(path)
     return loads(path.read_bytes(), str(path))

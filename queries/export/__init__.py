@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ def write_dataset(
     info: dict,
     out: Path,
     fmt: str,
-    progress=None,
+    progress: Callable[[str, int, int], None] | None = None,
     whole: bool = False,
     image_dirs: dict[str, Path | None] | None = None,
 ) -> list[Path]:
@@ -70,7 +71,10 @@ def image_destination(fmt: str, meta: dict, out: Path, split: str, file_name: st
 
 
 def place_images(
-    parts: dict[str, schema.Tables], image_dirs: dict[str, Path | None], dest, mode: str
+    parts: dict[str, schema.Tables],
+    image_dirs: dict[str, Path | None],
+    dest: Callable[[str, str], Path],
+    mode: str,
 ) -> tuple[int, list[str]]:
     """Copy or link each selected image to ``dest(split, file_name)``; (placed, missing)."""
     import os
@@ -197,7 +201,8 @@ def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Pa
     if meta.get("format") != "pyskl":
         raise StoreError(f"a {meta.get('format')} dataset cannot be written as a PYSKL pickle")
     if out.suffix.lower() not in (".pkl", ".pickle"):
-        name = next(iter(meta.get("splits", {}).values()), {}).get("path") or "annotations.pkl"
+        first_split: dict = next(iter(meta.get("splits", {}).values()), {})
+        name = first_split.get("path") or "annotations.pkl"
         out = safe_relative(name, out)
     if progress:
         progress(f"writing {out.name}", -1, -1)

@@ -64,7 +64,7 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
 
     Finishes or discards any transaction an earlier process left behind.
     """
-    root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
+    root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
         if not create:
             raise StoreError(f"no store at {root}")

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint typecheck bench lock clean
 
 install: $(STAMP)
 
@@ -19,11 +19,22 @@ demo: install
 
 test: install
 	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts notebooks
+	$(PY) -m ruff format --check posestore ingest queries tests benchmarks scripts notebooks
+	$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest -n 2 -q
+
+# mypy cannot follow the package-dir mapping (ingest/ → posestore.ingest), so it checks a tree of
+# links in the installed layout, rebuilt each time (a new module needs no step); see [tool.mypy]
+typecheck: install
+	rm -rf build/mypy && mkdir -p build/mypy/posestore
+	ln -s $(CURDIR)/posestore/* build/mypy/posestore/
+	ln -s $(CURDIR)/ingest build/mypy/posestore/ingest
+	ln -s $(CURDIR)/queries build/mypy/posestore/queries
+	$(PY) -m mypy
 
 lint: install
 	$(PY) -m ruff check posestore ingest queries tests benchmarks scripts notebooks
-	$(PY) -m ruff format --check posestore ingest queries tests benchmarks scripts
+	$(PY) -m ruff format --check posestore ingest queries tests benchmarks scripts notebooks
 
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

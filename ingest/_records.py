@@ -11,6 +11,7 @@ the checks and conversions are NumPy.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,9 +27,9 @@ class Overrides:
     def __init__(self, n: int) -> None:
         self.n = n
         self.by_record: dict[int, dict] = defaultdict(dict)
-        self.resolvers: dict[str, tuple[object, object]] = {}
+        self.resolvers: dict[str, tuple[object, Callable[[int], object]]] = {}
 
-    def resolve(self, key: str, placeholder: object, source) -> None:
+    def resolve(self, key: str, placeholder: object, source: Callable[[int], object]) -> None:
         """Values of ``key`` equal to ``placeholder`` stand for ``source(record index)``."""
         self.resolvers[key] = (placeholder, source)
 
@@ -140,14 +141,14 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
     if ints.any():
         try:
             ids[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)
-        except OverflowError:
-            raise SourceError(file, f"{where}[].{key}", "an id does not fit in 64 bits") from None
-    lookup = None
+        except OverflowError as e:
+            raise SourceError(file, f"{where}[].{key}", "an id does not fit in 64 bits") from e
+    lookup: dict[str, int] | None = None
     if strs.any():
-        taken = set(ids[ints].tolist())
+        taken: set[int] = set(ids[ints].tolist())
         lookup = {}
         next_free = (max(taken) + 1) if taken else 1
-        for i in np.flatnonzero(strs):
+        for i in np.flatnonzero(strs).tolist():
             s = vals[i]
             if s in lookup:
                 ids[i] = lookup[s]
@@ -173,7 +174,7 @@ def resolve_refs(
     out = np.zeros(len(vals), dtype=np.int64)
     strs = type_mask(vals, str)
     ints = type_mask(vals, int)
-    for i in np.flatnonzero(strs):
+    for i in np.flatnonzero(strs).tolist():
         if vals[i] not in lookup:
             raise SourceError(
                 file, f"{where}[{i}].{key}", f"refers to {vals[i]!r}, which no record has"
@@ -182,8 +183,10 @@ def resolve_refs(
     if ints.any():
         out[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)
     bad = ~(ints | strs)
-    if (i := first_true(bad)) is not None:
-        raise SourceError(file, f"{where}[{i}].{key}", f"expected an id, got {vals[i]!r}")
+    if (first_bad := first_true(bad)) is not None:
+        raise SourceError(
+            file, f"{where}[{first_bad}].{key}", f"expected an id, got {vals[first_bad]!r}"
+        )
     overrides.add(key, vals, strs)
     return out
 

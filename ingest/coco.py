@@ -22,10 +22,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, jsonspans, poses, schema
+from posestore import jsonnum, poses, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
+from . import jsonspans
 from ._records import (
     MISSING,
     Overrides,
@@ -70,7 +71,7 @@ def parse_json(data: bytes, file: str) -> dict:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise SourceError(file, None, f"not valid JSON: {e}") from None
+        raise SourceError(file, None, f"not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise SourceError(
             file, None, f"expected a JSON object at the top, got {type(doc).__name__}"
@@ -625,8 +626,8 @@ def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides)
         for rank, i in enumerate(idx):
             anns[i][key] = arrays.value(key, rank)
         return None
-    rank = np.cumsum(cut) - 1
-    over.resolve(key, mark, lambda i: arrays.value(key, int(rank[i])))
+    ranks = np.cumsum(cut) - 1
+    over.resolve(key, mark, lambda i: arrays.value(key, int(ranks[i])))
     return col, idx, cut
 
 

@@ -37,6 +37,7 @@ from posestore.formats import (
     FASHIONAI_SUPERCATEGORY,
 )
 from posestore.imagesize import image_size
+from posestore.paths import relative_inside
 
 from ._records import first_true
 
@@ -154,11 +155,11 @@ def read_fashionai_csv(
     category_col = pa.array(columns[1], pa.string())
     cat_index = pc.index_in(category_col, pa.array(CATEGORY_NAMES)).to_numpy(zero_copy_only=False)
     unknown = np.isnan(cat_index.astype(np.float64))
-    if (i := first_true(unknown)) is not None:
+    if (bad := first_true(unknown)) is not None:
         raise SourceError(
             file,
-            f"line {first_line + i}, column image_category",
-            f"unknown category {columns[1][i]!r}; expected one of {', '.join(CATEGORY_NAMES)}",
+            f"line {first_line + bad}, column image_category",
+            f"unknown category {columns[1][bad]!r}; expected one of {', '.join(CATEGORY_NAMES)}",
         )
     cat_index = cat_index.astype(np.int64)
     image_ids = np.arange(1, n + 1, dtype=np.int64)
@@ -251,7 +252,7 @@ def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
     try:
         text = data[len(_BOM) if bom else 0 :].decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from None
+        raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from e
     newline = "\r\n" if "\r\n" in text else "\n"
     rows = list(csv.reader(io.StringIO(text, newline="")))
     trailing = 0
@@ -347,8 +348,8 @@ def _image_sizes(file_names: tuple, folder: Path | None) -> tuple[list, list]:
         return [None] * n, [None] * n
     widths, heights = [], []
     for name in file_names:
-        p = PurePosixPath(name)
-        size = None if p.is_absolute() or ".." in p.parts else image_size(folder / p)
+        path = relative_inside(name, folder)
+        size = None if path is None else image_size(path)
         widths.append(size[0] if size else None)
         heights.append(size[1] if size else None)
     return widths, heights

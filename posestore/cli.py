@@ -388,15 +388,18 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"posestore {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, func, help: str, description: str | None = None):  # noqa: A002
-        p = sub.add_parser(name, help=help, description=description or help)
+    def command(name: str, func, help: str, description: str | None = None, example: str = ""):  # noqa: A002
+        p = sub.add_parser(
+            name, help=help, description=description or help, epilog=f"example: {example}"
+        )
         p.add_argument("--store", "-s", type=Path, default=argparse.SUPPRESS, help=STORE_HELP)
         p.set_defaults(func=func)
         return p
 
     p = command(
-        "ingest", cmd_ingest, "ingest a source; a dataset of the same name is replaced atomically"
-    )
+        "ingest", cmd_ingest, "ingest a source; a dataset of the same name is replaced atomically",
+        example="posestore ingest annotations/person_keypoints_val2017.json --dataset coco",
+    )  # fmt: skip
     p.add_argument(
         "source", type=Path, help="a file, a .zip, or a dataset's root folder as downloaded"
     )
@@ -413,9 +416,9 @@ def parser() -> argparse.ArgumentParser:
         help="for a COCO results file (predictions): the dataset of the store they are on",
     )
 
-    command("ls", cmd_ls, "list the datasets in the store")
+    command("ls", cmd_ls, "list the datasets in the store", example="posestore ls")
 
-    p = command("rm", cmd_rm, "remove a dataset from every table")
+    p = command("rm", cmd_rm, "remove a dataset from every table", example="posestore rm coco")
     p.add_argument("dataset")
 
     p = command(
@@ -423,6 +426,7 @@ def parser() -> argparse.ArgumentParser:
         "Run SQL over the tables datasets, categories, images, instances, keypoints, frames and the "
         "split_members, and the views joints, instance_joints, instance_sizes, posesor_ranks, "
         "clip_labels.",
+        example='posestore sql "SELECT dataset, count(*) FROM instances GROUP BY 1" --csv',
     )  # fmt: skip
     p.add_argument("query", help='e.g. "SELECT dataset, count(*) FROM instances GROUP BY 1"')
     out = p.add_mutually_exclusive_group()
@@ -437,6 +441,7 @@ def parser() -> argparse.ArgumentParser:
         "stats", cmd_stats, "statistics per dataset and split",
         "Counts per split, instances per image, per-joint labelled and visible rates, COCO size "
         "classes, joints outside their image, labels and categories.",
+        example="posestore stats coco --split val2017 --html stats.html",
     )  # fmt: skip
     p.add_argument("dataset", nargs="?", help="one dataset [default: all]")
     p.add_argument("--split", help="one split or split list of the dataset (e.g. xview_val)")
@@ -448,6 +453,7 @@ def parser() -> argparse.ArgumentParser:
         "Report errors (data that contradicts itself) and warnings (suspicious data) in a source "
         "file or folder, or a dataset of the store: a count per kind and the first examples. "
         "Exit code 1 when there are errors.",
+        example="posestore validate annotations/person_keypoints_val2017.json",
     )  # fmt: skip
     p.add_argument("target", help="a source file or folder, or a dataset of the store")
     p.add_argument("--format", "-f", help="the source's format, if it cannot be told")
@@ -483,6 +489,7 @@ def parser() -> argparse.ArgumentParser:
         "image_id) with their instances, keypoints and categories, in the dataset's own format or "
         "--format. OUT is a file for one split in a one-file format (out.json, out.csv, out.pkl, "
         "out.zip), else a folder laid out as the source was.",
+        example='posestore export coco subset.json --where "width > 600" --images copy',
     )  # fmt: skip
     p.add_argument(
         "dataset", help="a dataset, or several separated by commas (merged into one file per split)"

@@ -35,7 +35,7 @@ def create_views(
                 con.execute(
                     f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{path}')"
                 )
-            else:
+            elif empty_table is not None:  # missing without a schema file implies given
                 empty_table(con, table)
         else:
             pattern = table_glob(root, table).replace("'", "''")

@@ -151,15 +151,15 @@ def choose_style(
         if perfect:  # the common case: no record to count
             styles.append(perfect[0])
             continue
-        best = None
+        tried = []
         for style in STYLES:
             fails = records_failing(column, value_fails[style])
             if present is not None:
                 fails &= present
-            if best is None or fails.sum() < best[1].sum():
-                best = (style, fails)
-        styles.append(best[0])
-        failing |= best[1]
+            tried.append((style, fails))
+        best_style, best_fails = min(tried, key=lambda t: t[1].sum())  # the first of the fewest
+        styles.append(best_style)
+        failing |= best_fails
     return styles, failing
 
 
@@ -260,7 +260,9 @@ def json_arrays(values: np.ndarray, offsets: np.ndarray, as_float: np.ndarray | 
     return out
 
 
-def _views(values: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+def _views(
+    values: np.ndarray, offsets: np.ndarray
+) -> list:  # of arrays; json_arrays adds Fragments
     lengths = np.diff(offsets)
     if len(lengths) and (lengths == lengths[0]).all() and lengths[0] > 0:
         return list(values[offsets[0] : offsets[-1]].reshape(-1, int(lengths[0])))

@@ -292,9 +292,9 @@ def skeleton(name: str) -> Skeleton:
     """The registry skeleton called ``name`` (``coco17``, ``halpe26``…)."""
     try:
         return skeletons()[name]
-    except KeyError:
+    except KeyError as e:
         known = ", ".join(skeletons())
-        raise SkeletonError(f"unknown skeleton {name!r}; the registry has {known}") from None
+        raise SkeletonError(f"unknown skeleton {name!r}; the registry has {known}") from e
 
 
 def load_skeleton(path: str | Path) -> Skeleton:

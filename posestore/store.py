@@ -65,7 +65,7 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
 
     Finishes or discards any transaction an earlier process left behind.
     """
-    root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
+    root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
         if not create:
             raise StoreError(f"no store at {root}")
@@ -249,7 +249,7 @@ class Store:
         Raises ``SourceError`` naming the file and record on bad input, leaving the
         store as it was.
         """
-        from posestore import sources
+        from posestore.ingest import sources
 
         source = Path(source).expanduser()
         if dataset is not None:
@@ -290,7 +290,7 @@ class Store:
         from functools import partial
 
         from posestore.ingest.coco_results import GroundTruth, read_coco_results
-        from posestore.sources import Plan, default_name
+        from posestore.ingest.sources import Plan, default_name
 
         if ground_truth is None:
             raise StoreError("a COCO results file needs --ground-truth DATASET")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -287,13 +288,14 @@ PART_CATEGORIES = [
 def partimagenet(n_images: int = 8, seed: int = 3) -> dict:
     """A PartImageNet-style document: part categories with ``supercategory``, polygons, no keypoints."""
     rng = np.random.default_rng(seed)
-    categories = []
+    categories: list[dict] = []
     for sup, parts in PART_CATEGORIES:
         for part in parts:
             categories.append(
                 {"id": len(categories), "name": f"{sup} {part}", "supercategory": sup}
             )
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for i in range(n_images):
         images.append(
             {"file_name": f"n0{1440764 + i}_{i}.JPEG", "height": 375, "width": 500, "id": i}
@@ -408,7 +410,7 @@ def pyskl_clips(
         t = int(rng.integers(frames[0], frames[1] + 1))
         h, w = (1080, 1920) if i % 2 else (480, 640)
         kp = (rng.random((m, t, joints, channels)) * [w, h, 3][:channels]).astype(dtype)
-        clip = {
+        clip: dict[str, Any] = {
             "frame_dir": f"S{i // 40 + 1:03d}C001P{i % 40 + 1:03d}R001A{i % n_labels + 1:03d}",
             "label": int(i % n_labels),
             "img_shape": (h, w),
@@ -449,7 +451,8 @@ def kinetics_with_kpfiles(
 
     rng = np.random.default_rng(seed)
     root = Path(root)
-    clips, shards = [], {}
+    clips: list[dict] = []
+    shards: dict[str, dict] = {}
     for i in range(n_clips):
         total = int(rng.integers(30, 80))
         boxes = int(rng.integers(total // 2, total + total // 2))
@@ -476,14 +479,11 @@ def kinetics_with_kpfiles(
     for rel, content in shards.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(pickle.dumps(content, protocol=4))
-    index = {
-        "split": {
-            "train": [c["frame_dir"] for c in clips[: n_clips // 2]],
-            "val": [c["frame_dir"] for c in clips[n_clips // 2 :]],
-        },
-        "annotations": clips,
+    split = {
+        "train": [c["frame_dir"] for c in clips[: n_clips // 2]],
+        "val": [c["frame_dir"] for c in clips[n_clips // 2 :]],
     }
-    return pyskl_pickle(root / "k400_index.pkl", index["annotations"], index["split"])
+    return pyskl_pickle(root / "k400_index.pkl", clips, split)
 
 
 def demo_sources(root: str | Path) -> dict[str, Path]:

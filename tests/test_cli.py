@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -101,10 +102,18 @@ def test_export_with_a_query_selects_images_by_their_instances(cli_store, cli):
     assert len(got["annotations"]) == sum(a["image_id"] in keep for a in doc["annotations"])
 
 
+COMMANDS = ("ingest", "ls", "rm", "sql", "stats", "validate", "export")
+
+
 def test_help_explains_every_command(cli):
+    """Each command is a line of --help's command list (a whole word: "rm" is in "format"),
+    and each command's own --help ends with an example of it."""
     r = cli("--help")
-    for command in ("ingest", "ls", "rm", "sql", "export"):
-        assert command in r.output
+    listed = re.findall(r"^    (\w+)\b", r.output, flags=re.MULTILINE)  # "    ingest   help…"
+    assert listed == list(COMMANDS)
+    for command in COMMANDS:
+        own = cli(command, "--help").output
+        assert re.search(rf"^example: posestore {command}\b", own, flags=re.MULTILINE), command
     assert "--where" in cli("export", "--help").output
 
 

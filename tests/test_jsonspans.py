@@ -17,9 +17,10 @@ import pytest
 from conftest import CASES, real_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from posestore.ingest import jsonspans
 from posestore.ingest.coco import parse_document, parse_json, read_coco_document
 
-from posestore import jsonspans, synthetic
+from posestore import synthetic
 from posestore.errors import SourceError
 
 KEYS = ("keypoints", "segmentation", "bbox")

@@ -377,3 +377,10 @@ def test_a_selection_reads_the_same_rows_as_the_whole_split(store):
             assert got.column_names == want.column_names
             assert got["split"].to_pylist() == [split] * len(want)
             assert got.to_pylist() == want.to_pylist(), table
+
+
+def test_open_expands_a_home_relative_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = posestore.open("~/stores/pose")
+    assert store.root == tmp_path / "stores" / "pose" and store.root.is_dir()
+    assert "~" not in store.root.parts  # not a folder literally named "~"

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
 from posestore import schema
 from posestore.errors import StoreError
+from posestore.paths import relative_inside, relative_path
 
 WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose", "coco-results")
 """Formats posestore writes (``--format``)."""
 
 
 def safe_relative(path: str, out: Path) -> Path:
-    """``out / path`` when ``path`` stays inside ``out``; a path that would escape it is refused."""
-    p = PurePosixPath(path.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
+    """``out / path`` when ``path`` stays inside ``out``, symbolic links resolved; a path that
+    would escape it is refused."""
+    target = relative_inside(path, out)
+    if target is None or not target.resolve().is_relative_to(out.resolve()):
         raise StoreError(f"refusing to write {path!r}: it would land outside {out}")
-    target = (out / Path(*p.parts)).resolve()
-    if not target.is_relative_to(out.resolve()):
-        raise StoreError(f"refusing to write {path!r}: it would land outside {out}")
-    return target
+    return target.resolve()
 
 
 def write_dataset(
@@ -30,7 +30,7 @@ def write_dataset(
     info: dict,
     out: Path,
     fmt: str,
-    progress=None,
+    progress: Callable[[str, int, int], None] | None = None,
     whole: bool = False,
     image_dirs: dict[str, Path | None] | None = None,
     skeleton: str | None = None,
@@ -89,7 +89,10 @@ def image_destination(fmt: str, meta: dict, out: Path, split: str, file_name: st
 
 
 def place_images(
-    parts: dict[str, schema.Tables], image_dirs: dict[str, Path | None], dest, mode: str
+    parts: dict[str, schema.Tables],
+    image_dirs: dict[str, Path | None],
+    dest: Callable[[str, str], Path],
+    mode: str,
 ) -> tuple[int, list[str]]:
     """Copy or link each selected image to ``dest(split, file_name)``; (placed, missing)."""
     import os
@@ -100,7 +103,7 @@ def place_images(
         src_dir = image_dirs.get(split)
         for name in tables["images"]["file_name"].to_pylist():
             target = dest(split, name)
-            source = _inside(src_dir, name) if src_dir else None
+            source = relative_inside(name, src_dir) if src_dir else None
             if source is None or not source.is_file():
                 missing.append(f"{split}/{name}")
                 continue
@@ -117,19 +120,12 @@ def place_images(
 
 def _relative_name(file_name: str) -> PurePosixPath:
     """An image's ``file_name`` as a relative path; one that climbs out or is absolute is refused."""
-    p = PurePosixPath(file_name.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
+    p = relative_path(file_name)
+    if p is None:
         raise StoreError(
             f"refusing image path {file_name!r}: it would land outside the export folder"
         )
     return p
-
-
-def _inside(folder: Path, name: str) -> Path | None:
-    p = PurePosixPath(name.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts:
-        return None
-    return folder / Path(*p.parts)
 
 
 def _write_yolo(
@@ -177,11 +173,8 @@ def _write_yolo(
         unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
         folder = image_dirs.get(split)
         for i in unknown:  # sizes from the image headers, where the images are known
-            size = (
-                image_size(_inside(folder, files[i]))
-                if folder and _inside(folder, files[i])
-                else None
-            )
+            path = relative_inside(files[i], folder) if folder else None
+            size = image_size(path) if path else None
             if size:
                 widths[i], heights[i] = size
         still = [files[i] for i in unknown if not widths[i] or not heights[i]]
@@ -240,7 +233,8 @@ def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Pa
     if meta.get("format") != "pyskl":
         raise StoreError(f"a {meta.get('format')} dataset cannot be written as a PYSKL pickle")
     if out.suffix.lower() not in (".pkl", ".pickle"):
-        name = next(iter(meta.get("splits", {}).values()), {}).get("path") or "annotations.pkl"
+        first_split: dict = next(iter(meta.get("splits", {}).values()), {})
+        name = first_split.get("path") or "annotations.pkl"
         out = safe_relative(name, out)
     if progress:
         progress(f"writing {out.name}", -1, -1)

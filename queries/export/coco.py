@@ -258,7 +258,7 @@ def _segmentation(inst: pa.Table, style: str | None) -> list:
         sizes = inst["rle_size"].to_pylist()
         strings = inst["rle_counts"].to_pylist()
         lists = inst["rle_counts_list"].to_pylist()
-        for i in rle:
+        for i in rle.tolist():
             counts = strings[i] if kind[i] == "rle_compressed" else lists[i]
             out[i] = {"counts": counts, "size": sizes[i]}
     return out

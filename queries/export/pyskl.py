@@ -23,7 +23,7 @@ PROTOCOL = 4
 
 def pyskl_objects(
     parts: dict[str, schema.Tables], meta: dict, whole: bool = True
-) -> tuple[object, dict[str, object]]:
+) -> tuple[object, dict[str, dict]]:
     """The annotation object (as the source laid it out) and the kpfiles, by relative path.
 
     ``whole``: the parts are the entire dataset, so the split lists are written as they
@@ -34,7 +34,7 @@ def pyskl_objects(
     keypoints = poses.joint_rows(pa.concat_tables([p["keypoints"] for p in parts.values()]))
     arrays = meta.get("arrays", {})
     clips = _clip_dicts(images, meta)
-    kpfiles: dict[str, object] = {}
+    kpfiles: dict[str, dict] = {}
     if meta.get("variant") == "kinetics":
         kpfiles = _kinetics(clips, images, instances, keypoints, meta)
     else:
@@ -145,7 +145,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
     kp_dtype = np.dtype(arrays.get("keypoint", "<f4"))
     sc_dtype = np.dtype(arrays.get("keypoint_score", "<f4"))
     coords_cast = coords.astype(kp_dtype)
-    scores_cast = scores.astype(sc_dtype) if has_score else None
+    scores_cast = scores.astype(sc_dtype) if scores is not None else None
     inst_start = jsonnum.run_offsets(per_inst)[:-1]
     clip_pos = np.searchsorted(image_ids, inst_image)
     first_inst = np.searchsorted(clip_pos, np.arange(len(images)))
@@ -176,7 +176,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
             clip.values["keypoint"] = block.reshape(m, t, v, channels)
         else:
             clip.values["keypoint"] = coords_cast[start:stop].reshape(m, t, v, channels)
-        if has_score and "keypoint_score" not in clip.values:
+        if scores is not None and scores_cast is not None and "keypoint_score" not in clip.values:
             sblock = (
                 scores[start:stop].astype(np.dtype(clip.dtypes["keypoint_score"]))
                 if "keypoint_score" in clip.dtypes
@@ -185,7 +185,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
             clip.values["keypoint_score"] = sblock.reshape(m, t, v)
 
 
-def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, object]:
+def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict]:
     """``frame_inds`` and ``box_score`` per clip, and the kpfiles under their ``raw_file`` paths."""
     arrays = meta.get("arrays", {})
     image_ids = images["image_id"].to_numpy()

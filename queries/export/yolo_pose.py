@@ -121,9 +121,9 @@ def label_lines(
         if where:
             cat = inst["category_id"].to_numpy()[row]
             mapped = np.full(len(j), -1, dtype=np.int64)
-            for c, columns in where.items():
-                mine = (cat == c) & (j < len(columns))
-                mapped[mine] = columns[j[mine]]
+            for c, to_columns in where.items():
+                mine = (cat == c) & (j < len(to_columns))
+                mapped[mine] = to_columns[j[mine]]
             j = np.where(np.isin(cat, list(where)), mapped, j)
         keep = (ids[row] == kp_ids) & (j >= 0) & (j < joints)
         j = j[keep]

@@ -29,7 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posestore import jsonnum, memory
+from posestore import jsonnum
+
+from . import memory
 
 PLACEHOLDER = "\ue000"  # a private-use character: never in a real annotation file
 _PLACEHOLDER_JSON = orjson.dumps(PLACEHOLDER)
@@ -113,10 +115,13 @@ class NumericArrays:
     def value(self, key: str, rank: int) -> list:
         """The ``rank``-th array of ``key`` as the Python value orjson would give."""
         part = self._by_key[key].joined()
-        if self._source is None:
-            self._source = self._reload()
+        source = self._source
+        if source is None:
+            if self._reload is None:
+                raise AssertionError("the source text was dropped without a way to read it again")
+            source = self._source = self._reload()
         start, end = int(part.starts[0][rank]), int(part.ends[0][rank])
-        return orjson.loads(self._source[start:end])
+        return orjson.loads(source[start:end])
 
 
 def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | None:
@@ -320,7 +325,9 @@ def _parse_chunk(
     space = (c <= 32) & inside
     if space.any():  # "[1, 2]" as Python writes it: drop the blanks between tokens
         blanks = np.flatnonzero(space)
-        before = np.count_nonzero(_heads(inside & ~space & (c != 44) & (c != 91) & (c != 93)))
+        tokens_before = np.count_nonzero(
+            _heads(inside & ~space & (c != 44) & (c != 91) & (c != 93))
+        )
         keep = ~space
         c, inside = c[keep], inside[keep]
         s = s - np.searchsorted(blanks, s)
@@ -330,7 +337,7 @@ def _parse_chunk(
     tail = token.copy()
     tail[:-1] &= ~token[1:]
     t1 = np.flatnonzero(tail) + 1
-    if space.any() and len(t0) != before:
+    if space.any() and len(t0) != tokens_before:
         return None  # "1 2": two numbers without a comma
 
     inner = (c == 91) & inside

@@ -488,7 +488,7 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             else None
         )
         # each channel cut out once, as float32 (float16 arithmetic is slow in NumPy)
-        channels = [coords[:, c].astype(np.float32) for c in range(coords.shape[1])]
+        planes = [coords[:, c].astype(np.float32) for c in range(coords.shape[1])]
         keypoints = poses.pose_table(
             dataset,
             splits.column(inst_clip, inst_t),
@@ -497,10 +497,10 @@ def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance
             np.full(len(pair_v), PYSKL_SKELETON_CATEGORY, dtype=np.int64),
             pair_frame,
             pair_v,
-            channels[0],
-            channels[1],
-            padding_visibility(channels, score),
-            z=channels[2] if len(channels) == 3 else None,
+            planes[0],
+            planes[1],
+            padding_visibility(planes, score),
+            z=planes[2] if len(planes) == 3 else None,
             score=score,
         )
         # persons present in each frame: any joint scored (2D) or placed (3D)

@@ -465,6 +465,7 @@ def parser() -> argparse.ArgumentParser:
         "Evaluate a predictions dataset (ingested with --format coco-results --ground-truth GT) "
         "with the categories' OKS sigmas: the ten numbers equal pycocotools' COCOeval. Writes "
         "the eval_matches and eval_joints tables.",
+        example="posestore eval hrnet --split val2017",
     )  # fmt: skip
     p.add_argument("predictions", help="the predictions dataset")
     p.add_argument(
@@ -478,6 +479,7 @@ def parser() -> argparse.ArgumentParser:
         "Without a dataset: the registry of known skeletons. With one: what its categories "
         "matched; with --set NAME (or a skeleton JSON file of your own): read its joints as that "
         "skeleton from now on, without re-ingesting.",
+        example="posestore skeleton cvat --set coco17",
     )  # fmt: skip
     p.add_argument("dataset", nargs="?")
     p.add_argument("--set", metavar="NAME", help="a registry skeleton (coco17, …) or a JSON file")

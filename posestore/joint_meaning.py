@@ -69,9 +69,7 @@ def _values(match: skeleton.Match | None, count: int) -> dict:
     if match is None:
         return dict.fromkeys(MEANING_COLUMNS)
     flip = [
-        (i if match.canonical[i] is not None and _midline(match.canonical[i]) else None)
-        if f is None
-        else f
+        f if f is not None else (i if _midline(match.canonical[i]) else None)
         for i, f in enumerate(match.flip)
     ]
     return {
@@ -83,8 +81,9 @@ def _values(match: skeleton.Match | None, count: int) -> dict:
     }
 
 
-def _midline(canonical: str) -> bool:
-    return not canonical.startswith(("left_", "right_"))
+def _midline(canonical: str | None) -> bool:
+    """A known joint on the body's midline (its own mirror)."""
+    return canonical is not None and not canonical.startswith(("left_", "right_"))
 
 
 def _chosen(skel: skeleton.Skeleton, names: list, count: int, row: dict) -> skeleton.Match:

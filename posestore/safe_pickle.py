@@ -243,7 +243,7 @@ def _plain_dtype(text: str) -> tuple[np.dtype, tuple] | str:
     if dtype.itemsize == 0:
         # 'S0' arrays would declare any number of elements with no bytes behind them
         return f"numpy.dtype asked for {dtype}, which has no size"
-    return dtype, dtype.__reduce__()[2]
+    return dtype, tuple(dtype.__reduce__()[2])
 
 
 class _PendingDtype:
@@ -254,7 +254,7 @@ class _PendingDtype:
     """
 
     __slots__ = ("_load", "_base", "_expected", "final")
-    __hash__ = None  # a real dtype could be a key; a placeholder must not hide in one
+    __hash__ = None  # type: ignore[assignment]  # a real dtype could be a key; a placeholder must not hide in one
 
     def __init__(self, load: _Load, base: np.dtype, expected: tuple) -> None:
         self._load = load
@@ -297,7 +297,7 @@ class _PendingArray:
     """``_reconstruct(ndarray, ...)`` as pickled: no array until its BUILD state checks out."""
 
     __slots__ = ("_load", "array", "size")
-    __hash__ = None  # ndarrays are unhashable; so is their placeholder
+    __hash__ = None  # type: ignore[assignment]  # ndarrays are unhashable; so is their placeholder
 
     def __init__(self, load: _Load) -> None:
         self._load = load

@@ -102,7 +102,7 @@ def test_export_with_a_query_selects_images_by_their_instances(cli_store, cli):
     assert len(got["annotations"]) == sum(a["image_id"] in keep for a in doc["annotations"])
 
 
-COMMANDS = ("ingest", "ls", "rm", "sql", "stats", "validate", "export")
+COMMANDS = ("ingest", "ls", "rm", "sql", "stats", "validate", "eval", "skeleton", "export")
 
 
 def test_help_explains_every_command(cli):
@@ -129,3 +129,16 @@ def test_layout_names_every_table_of_the_schema():
     from posestore import layout, schema
 
     assert tuple(schema.SCHEMAS) == layout.TABLES
+
+
+def test_skeleton_lists_the_registry_and_sets_a_dataset(cli_store, cli):
+    tmp, _ = cli_store
+    r = cli("skeleton")
+    assert r.exit_code == 0 and "crowdpose14" in r.output and "halpe136" in r.output
+    r = cli("skeleton", "coco")
+    assert r.exit_code == 0 and "coco17" in r.output
+    r = cli("skeleton", "coco", "--set", "posetrack18")
+    assert r.exit_code == 0, r.output
+    assert "posetrack18" in cli("skeleton", "coco").output
+    r = cli("skeleton", "coco", "--set", "crowdpose14")
+    assert r.exit_code == 1 and "has 17 joints; skeleton 'crowdpose14' has 14" in r.stderr

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from posestore.layout import SPLIT_TABLES, TABLES, empty_file, has_files, table_glob
+from posestore.layout import EVAL_TABLES, SPLIT_TABLES, TABLES, empty_file, has_files, table_glob
 
 
 def create_views(
     con,
     root: Path,
     empty_table: Callable | None = None,
-    scope: tuple[str, str, bool] | None = None,
+    scope: tuple[str, str | None, bool] | None = None,
 ) -> bool:
     """Create the table views and the convenience views on ``con``.
 
@@ -42,7 +42,7 @@ def create_views(
             con.execute(
                 f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
                 f"'{pattern}', hive_partitioning = false, union_by_name = true) t"
-                + (_scope_filter(table, scope) if scope else "")
+                + (_scope_filter(table, scope, root) if scope else "")
             )
     from posestore.queries import VIEWS_SQL
 
@@ -50,16 +50,27 @@ def create_views(
     return True
 
 
-def _scope_filter(table: str, scope: tuple[str, str, bool]) -> str:
-    """The WHERE clause that narrows a table's view to a scope (see ``create_views``)."""
-    dataset, split, is_partition = _quote(scope[0]), _quote(scope[1]), scope[2]
-    if table not in SPLIT_TABLES:
-        return f" WHERE t.dataset = {dataset}"
+def _scope_filter(table: str, scope: tuple[str, str | None, bool], root: Path) -> str:
+    """The WHERE clause that narrows a table's view to a scope (see ``create_views``).
+
+    The eval tables of predictions made on the dataset stay visible in its scope: they
+    share its splits and image ids (a subset of the ground truth by the model's errors)."""
+    dataset, split, is_partition = _quote(scope[0]), scope[1], scope[2]
+    if table in EVAL_TABLES:
+        catalog = _quote(table_glob(root, "datasets"))
+        mine = (
+            f"(t.dataset = {dataset} OR t.dataset IN (SELECT dataset FROM read_parquet({catalog}) "
+            f"WHERE json_extract_string(metadata, '$.ground_truth') = {dataset}))"
+        )
+    else:
+        mine = f"t.dataset = {dataset}"
+    if (table not in SPLIT_TABLES and table not in EVAL_TABLES) or split is None:
+        return f" WHERE {mine}"
     if is_partition:
-        return f" WHERE t.dataset = {dataset} AND t.split = {split}"
+        return f" WHERE {mine} AND t.split = {_quote(split)}"
     return (
-        f" WHERE t.dataset = {dataset} AND t.image_id IN (SELECT m.image_id FROM split_members m"
-        f" WHERE m.dataset = {dataset} AND m.split = {split} AND m.stored_in = t.split)"
+        f" WHERE {mine} AND t.image_id IN (SELECT m.image_id FROM split_members m"
+        f" WHERE m.dataset = {dataset} AND m.split = {_quote(split)} AND m.stored_in = t.split)"
     )
 
 

@@ -92,7 +92,7 @@ def partition_dir(root: Path, table: str, dataset: str, split: str | None = None
 class Store:
     """A posestore folder. Use ``posestore.open(path)``."""
 
-    _scope: tuple[str, str, bool] | None = None
+    _scope: tuple[str, str | None, bool] | None = None
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -475,12 +475,13 @@ class Store:
             return pl.from_arrow(schema.empty(table)).lazy()
         return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
 
-    def scoped(self, dataset: str, split: str) -> Store:
-        """The same store seen through one dataset's split partition or split list: its
-        connection's tables and views hold only those images and what hangs off them."""
+    def scoped(self, dataset: str, split: str | None = None) -> Store:
+        """The same store seen through one dataset (and one split partition or split list
+        of it): its connection's tables and views hold only those images and what hangs off
+        them, and the eval tables of predictions made on it."""
         view = Store.__new__(Store)
         view.root, view._con = self.root, None
-        view._scope = (dataset, split, self._check_split(dataset, split))
+        view._scope = (dataset, split, split is None or self._check_split(dataset, split))
         return view
 
     def stats(self, dataset: str | None = None, split: str | None = None) -> dict:
@@ -657,26 +658,17 @@ class Store:
         self.dataset_info(dataset)
         if sum(x is not None for x in (where, query, selection)) > 1:
             raise SelectionError("give one of --where, --query or a selection, not several")
-        params: list = [dataset]
-        sql = "SELECT dataset, split, image_id FROM images i WHERE dataset = ?"
-        if split and self._check_split(dataset, split):
-            sql += " AND split = ?"
-            params.append(split)
-        elif split:
-            sql += (
-                " AND image_id IN (SELECT m.image_id FROM split_members m WHERE m.dataset = ?"
-                " AND m.split = ? AND m.stored_in = i.split)"
-            )
-            params += [dataset, split]
-        if where:
-            sql += f" AND ({where})"
-        con = self.connection
+        # the query runs where only this dataset (and split) is visible: its ids mean this
+        # dataset's images, whatever tables it reads
+        scope = self.scoped(dataset, split)
+        sql = "SELECT dataset, split, image_id FROM images" + (f" WHERE ({where})" if where else "")
+        con = scope.connection
         try:
             if selection is not None:
                 con.register("_selection", _as_arrow(selection))
                 query = "SELECT * FROM _selection"
             if query:
-                columns = set(self.sql(query).columns)
+                columns = set(con.sql(query).columns)
                 if "image_id" not in columns:
                     raise SelectionError(
                         f"the query gives {', '.join(sorted(columns))}; it must give image_id "
@@ -688,7 +680,7 @@ class Store:
                     f"SELECT * FROM ({sql}) s "
                     f"SEMI JOIN (SELECT DISTINCT {', '.join(keys)} FROM ({query})) q ON {on}"
                 )
-            return arrow_table(self.sql(f"SELECT split, image_id FROM ({sql})", params=params))
+            return arrow_table(con.sql(f"SELECT split, image_id FROM ({sql})"))
         except SelectionError:
             raise
         except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message

@@ -35,6 +35,8 @@ from typing import Literal
 
 import numpy as np
 
+from posestore.errors import StoreError
+
 BODY_PAIRS: dict[str, tuple[str, str | None]] = {
     "eye": ("face", None),
     "ear": ("face", "eye"),
@@ -230,7 +232,7 @@ def suspected_swaps(
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     v = np.atleast_2d(np.asarray(v))
     if method not in METHODS:
-        raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
+        raise StoreError(f"method {method!r}: one of {', '.join(METHODS)}")
     layout = pair_layout(canonical, flip)
     n, P = x.shape[0], len(layout.stems)
     if P == 0:

@@ -93,6 +93,28 @@ CHECKS = (
            WHERE n.dataset = $1 AND n.num_keypoints IS NOT NULL AND n.num_keypoints <> coalesce(j.labelled, 0)""",
     ),
     Check(
+        "joint_outside_box",
+        "warning",
+        "labelled joints outside their instance's box (by more than a pixel)",
+        """SELECT k.split, k.image_id, k.instance_id, k.joint, k.joint_name, k.x, k.y,
+                  n.bbox_x, n.bbox_y, n.bbox_w, n.bbox_h
+           FROM joints k JOIN instances n USING (dataset, split, instance_id)
+           WHERE k.dataset = $1 AND k.visibility > 0 AND k.frame = 0 AND n.bbox_w > 0
+             AND (k.x < n.bbox_x - 1 OR k.y < n.bbox_y - 1
+               OR k.x > n.bbox_x + n.bbox_w + 1 OR k.y > n.bbox_y + n.bbox_h + 1)""",
+    ),
+    Check(
+        "unknown_skeleton",
+        "warning",
+        "categories with joints whose skeleton the registry does not know (joint meaning, "
+        "sigmas and mirror joints unknown; set one with posestore skeleton DATASET --set NAME)",
+        """SELECT c.category_id, c.name, len(c.keypoints) AS names, c.keypoints[1:4] AS first_names
+           FROM categories c
+           WHERE c.dataset = $1 AND c.kind = 'object' AND c.registry IS NULL
+             AND c.category_id IN (SELECT category_id FROM instances
+                                   WHERE dataset = $1 AND num_joints > 0)""",
+    ),
+    Check(
         "box_outside_image",
         "warning",
         "boxes reaching outside their image (by more than a pixel)",
@@ -140,6 +162,9 @@ def validate_dataset(store, dataset: str) -> list[dict]:
     """Every check: its count and first examples (only checks that found something)."""
     store.dataset_info(dataset)
     found = []
+    swaps = _swap_finding(store, dataset)
+    if swaps is not None:
+        found.append(swaps)
     for check in CHECKS:
         rel = store.sql(check.sql, params=[dataset])
         count = store.sql(f"SELECT count(*) FROM ({check.sql})", params=[dataset]).fetchall()[0][0]
@@ -156,3 +181,59 @@ def validate_dataset(store, dataset: str) -> list[dict]:
             }
         )
     return found
+
+
+def _swap_finding(store, dataset: str) -> dict | None:
+    """Persons whose left and right joints look mirrored against their own pose
+    (``posestore.queries.swaps``; measured in ``benchmarks/swaps.py``), per category whose
+    joints' meaning is known."""
+    import numpy as np
+    from posestore.queries.swaps import suspected_swaps
+
+    from posestore import poses
+
+    categories = store.sql(
+        "SELECT category_id, canonical, flip FROM categories WHERE dataset = $1 "
+        "AND kind = 'object' AND canonical IS NOT NULL",
+        params=[dataset],
+    ).fetchall()
+    count, examples = 0, []
+    for category, canonical, flip in categories:
+        rel = store.sql(
+            "SELECT split, image_id, instance_id, frame, x, y, visibility FROM keypoints "
+            "WHERE dataset = $1 AND category_id = $2 AND len(x) = $3",
+            params=[dataset, category, len(canonical)],
+        )
+        rows = rel.arrow()
+        rows = rows.read_all() if hasattr(rows, "read_all") else rows
+        if not len(rows):
+            continue
+        n, v = len(rows), len(canonical)
+        lengths = np.full(n, v)
+        x, y, vis = (
+            poses.joint_values(rows[c], lengths).to_numpy(zero_copy_only=False).reshape(n, v)
+            for c in ("x", "y", "visibility")
+        )
+        found = suspected_swaps(x, y, np.nan_to_num(vis), canonical, flip)
+        hits = np.flatnonzero(found.suspected)
+        count += len(hits)
+        for k in hits[np.argsort(-found.score[hits], kind="stable")][:EXAMPLES].tolist():
+            examples.append(
+                {
+                    "split": rows["split"][k].as_py(),
+                    "image_id": rows["image_id"][k].as_py(),
+                    "instance_id": rows["instance_id"][k].as_py(),
+                    "frame": rows["frame"][k].as_py(),
+                    "reason": found.reason[k],
+                    "score": round(float(found.score[k]), 2),
+                }
+            )
+    if not count:
+        return None
+    return {
+        "check": "suspected_left_right_swap",
+        "severity": "warning",
+        "what": "persons whose left and right joints look mirrored against their own pose",
+        "count": count,
+        "examples": sorted(examples, key=lambda e: -e["score"])[:EXAMPLES],
+    }

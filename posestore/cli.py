@@ -109,6 +109,10 @@ def cmd_ingest(args) -> int:
             ground_truth=args.ground_truth,
         )
     for d in done:
+        if d.replaced == "splits":
+            print(f"replaced split {', '.join(d.splits)} of {d.dataset}; kept {', '.join(d.kept)}")
+        elif d.replaced == "dataset":
+            print(f"replaced dataset {d.dataset} (all its splits)")
         c = d.counts
         print(
             f"ingested {d.dataset} ({d.format}): splits {', '.join(d.splits) or '-'}; "
@@ -401,7 +405,11 @@ def parser() -> argparse.ArgumentParser:
         example="posestore ingest annotations/person_keypoints_val2017.json --dataset coco",
     )  # fmt: skip
     p.add_argument(
-        "source", type=Path, help="a file, a .zip, or a dataset's root folder as downloaded"
+        "source",
+        type=Path,
+        nargs="+",
+        help="a file, a .zip, or a dataset's root folder as downloaded (several: one dataset "
+        "with --dataset, a split per file)",
     )
     p.add_argument(
         "--format",

@@ -228,6 +228,17 @@ from posestore.layout import (  # noqa: E402,F401 - declared with the layout
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """Dataset and split names: plain identifiers, never paths."""
 
+TYPED_NAME = re.compile(
+    r"(?i)[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+)|\d{4}-\d{2}-\d{2}.*|true|false|null|nan|inf"
+)
+"""Names an engine reading the Hive layout with its default options types as something other
+than text (Spark, Daft, DuckDB, PyArrow: numbers, dates, booleans; Spark and Daft merge
+``0042`` with ``42``): refused as dataset or split names."""
+
+NAME_LIMIT = 200
+"""Longest dataset or split name: a folder name (``split=<name>``) within any file system's
+255 bytes."""
+
 
 PARTITION_COLUMNS = ("dataset", "split")
 """Columns that are also partition keys: built and written dictionary-encoded, read as strings."""

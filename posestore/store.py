@@ -58,6 +58,10 @@ class Ingested:
     counts: dict[str, int] = field(default_factory=dict)
     splits: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    replaced: str = "new"
+    """``new`` (no such dataset before), ``dataset`` (all of it replaced) or ``splits`` (only
+    the splits ingested; the others kept: ``kept``)."""
+    kept: list[str] = field(default_factory=list)
 
 
 def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  # noqa: A001
@@ -76,7 +80,19 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
 
 
 def check_name(name: str, what: str = "dataset") -> str:
-    """A dataset or split name must be a plain identifier, never a path."""
+    """A dataset or split name must be a plain identifier, never a path, never a value an
+    engine reading the Hive layout would type as a number, date or boolean, and short
+    enough for a folder name."""
+    if isinstance(name, str) and schema.TYPED_NAME.fullmatch(name):
+        raise StoreError(
+            f"{what} name {name!r} would be read as a number, date or boolean by engines that "
+            f"read the store's folders (Spark, Daft, DuckDB, PyArrow); use a name with a letter, "
+            f"e.g. {what[0]}{name}"
+        )
+    if isinstance(name, str) and len(name.encode()) > schema.NAME_LIMIT:
+        raise StoreError(
+            f"{what} name {name[:40]!r}… is {len(name.encode())} bytes; at most {schema.NAME_LIMIT}"
+        )
     if not isinstance(name, str) or not schema.NAME_PATTERN.fullmatch(name) or name in (".", ".."):
         raise StoreError(
             f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
@@ -234,14 +250,17 @@ class Store:
 
     def ingest(
         self,
-        source: str | os.PathLike,
+        source: str | os.PathLike | list[str | os.PathLike],
         format: str | None = None,  # noqa: A002
         dataset: str | None = None,
         split: str | None = None,
         progress: Progress | None = None,
         ground_truth: str | None = None,
     ) -> list[Ingested]:
-        """Ingest a source file, zip or dataset root; replaces datasets of the same name atomically.
+        """Ingest a source file, zip or dataset root (or several: one transaction, and sources
+        naming one dataset become its splits); replaces datasets of the same name atomically,
+        or with ``split`` only that split of an existing dataset (``Ingested.replaced`` says
+        which).
 
         A COCO results file (``format="coco-results"``) is ingested as predictions on the
         images of the ``ground_truth`` dataset (``split``: one of its splits).
@@ -251,19 +270,28 @@ class Store:
         """
         from posestore.ingest import sources
 
-        source = Path(source).expanduser()
+        given = source if isinstance(source, list) else [source]
+        paths = [Path(s).expanduser() for s in given]
         if dataset is not None:
             check_name(dataset)
-        if not source.exists():
-            raise SourceError(source, None, "no such file or folder")
+        for path in paths:
+            if not path.exists():
+                raise SourceError(path, None, "no such file or folder")
         if split is not None:
             check_name(split, "split")
-        if format == "coco-results" or ground_truth is not None:
-            plans = [self._results_plan(source, dataset, ground_truth, split)]
-        else:
-            plans = sources.plan(source, format=format, dataset=dataset, split=split)
+            if len(paths) > 1:
+                raise StoreError("--split names the split of one source; give one source")
+        plans = []
+        for path in paths:
+            if format == "coco-results" or ground_truth is not None:
+                plans.append(self._results_plan(path, dataset, ground_truth, split))
+            else:
+                plans += sources.plan(path, format=format, dataset=dataset, split=split)
         for plan in plans:
             check_name(plan.dataset)
+        plans = _chained(plans)
+        source = paths[0]  # where the images are found again on export (the first source)
+        described = ", ".join(map(str, paths))
         txn = self._new_txn()
         done: list[Ingested] = []
         with self._discard_unless_committed(txn):
@@ -273,15 +301,92 @@ class Store:
                     txn,
                     plan.dataset,
                     plan.format,
-                    str(source),
+                    described,
                     plan.read(progress=progress),
                     progress,
                     root=str((source if source.is_dir() else source.parent).resolve()),
                 )
+                if plan.dataset in self.dataset_names():
+                    written.replaced = "dataset"
+                    if split is not None:
+                        self._keep_other_splits(txn, written)
                 written.seconds = time.perf_counter() - start
                 done.append(written)
             self._commit(txn, {w.dataset: list(w.counts) for w in done})
         return done
+
+    def _keep_other_splits(self, txn: Path, written: Ingested) -> None:
+        """An ingest with an explicit split replaces that split only: the dataset's other
+        splits are linked into the transaction unchanged, and its catalogs merged (the
+        categories must agree), so the commit swaps in the whole dataset at once."""
+        dataset = written.dataset
+        info = self.dataset_info(dataset)
+        old_splits = list(info["metadata"].get("splits", {}))
+        kept = [s for s in old_splits if s not in written.splits]
+        if not kept:
+            return
+        for table in (*schema.SPLIT_TABLES, *schema.EVAL_TABLES):
+            for s in kept:
+                live = partition_dir(self.root, table, dataset, s)
+                if live.is_dir():
+                    shutil.copytree(
+                        live, partition_dir(txn, table, dataset, s), copy_function=os.link
+                    )
+        staged = partition_dir(txn, "categories", dataset) / PART_FILE
+        new_categories = pq.read_table(staged) if staged.exists() else schema.empty("categories")
+        old_categories = self._read("categories", dataset)
+        names = [c for c in schema.CATEGORIES.names if c not in joint_meaning.MEANING_COLUMNS]
+        merged = _merge_categories(
+            old_categories.select(names), new_categories.select(names), f"dataset {dataset}"
+        )
+        counts = {
+            c: n
+            for c, n in self.sql(
+                "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
+                "AND num_joints > 0 GROUP BY 1",
+                params=[dataset],
+            ).fetchall()
+        }
+        _write(staged, joint_meaning.annotate(merged, info["format"], counts))
+        members_file = partition_dir(txn, "split_members", dataset) / PART_FILE
+        old_members = self._read("split_members", dataset)
+        keep = pc.is_in(old_members["stored_in"], pa.array(kept, pa.string()))
+        members = [old_members.filter(keep)]
+        if members_file.exists():
+            members.append(pq.read_table(members_file))
+        _write(
+            members_file,
+            _split_members(
+                dataset, [m.select(["split", "image_id", "stored_in"]) for m in members]
+            ),
+            ("dataset",),
+        )
+        rows = pq.read_table(partition_dir(txn, "datasets", dataset) / PART_FILE).to_pylist()[0]
+        metadata = orjson.loads(rows["metadata"] or "{}")
+        splits = {s: info["metadata"]["splits"][s] for s in kept}
+        splits.update(metadata.get("splits", {}))
+        metadata = _merge_metadata(metadata, info["metadata"])
+        metadata["splits"] = splits
+        for table, column in (
+            ("images", "num_images"),
+            ("instances", "num_instances"),
+            ("keypoints", "num_keypoints"),
+            ("frames", "num_frames"),
+        ):
+            folder = partition_dir(txn, table, dataset)
+            rows[column] = (
+                sum(pq.ParquetFile(f).metadata.num_rows for f in folder.rglob("*.parquet"))
+                if folder.exists()
+                else 0
+            )
+            written.counts[table] = rows[column]
+        rows["num_categories"] = len(merged)
+        rows["metadata"] = orjson.dumps(metadata).decode()
+        _write(
+            partition_dir(txn, "datasets", dataset) / PART_FILE,
+            schema.conform("datasets", {k: [v] for k, v in rows.items()}),
+        )
+        written.replaced, written.kept = "splits", kept
 
     def _results_plan(
         self, source: Path, dataset: str | None, ground_truth: str | None, split: str | None
@@ -1009,6 +1114,33 @@ def arrow_table(relation) -> pa.Table:
 _MEMBER_COLUMNS = pa.schema(
     [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
 )
+
+
+def _chained(plans: list) -> list:
+    """Plans of one dataset (several sources named alike) read one after another as one."""
+    from itertools import chain
+
+    from posestore.ingest.sources import Plan
+
+    by_name: dict[str, list] = {}
+    for plan in plans:
+        by_name.setdefault(plan.dataset, []).append(plan)
+    out = []
+    for name, group in by_name.items():
+        formats = {p.format for p in group}
+        if len(formats) > 1:
+            raise StoreError(
+                f"sources of dataset {name!r} are of several formats: {sorted(formats)}"
+            )
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+
+        def read(progress=None, group=group):
+            return chain.from_iterable(p.read(progress=progress) for p in group)
+
+        out.append(Plan(name, group[0].format, read))
+    return out
 
 
 def _write_empty(root: Path, table: str) -> None:

@@ -57,7 +57,8 @@ def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     text = out.read_text()
     for task in ("1. COCO ingest", "2. selective query", "3. per-joint visibility", "4. 10% subset",
-                 "5. PYSKL ingest", "| COCO |", "| PYSKL |"):  # fmt: skip
+                 "5. PYSKL ingest", "6. keypoint evaluation", "| COCO |",
+                 "| PYSKL (the same pickle in float32) |"):  # fmt: skip
         assert task in text
     assert "machine:" in text and "duckdb" in text
     if (REAL / "pyskl").is_dir():  # the store's size on real PYSKL files, beside the generated one

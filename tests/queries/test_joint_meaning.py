@@ -101,3 +101,50 @@ def test_synthetic_skeletons_compare_joint_by_joint(store, tmp_path):
     assert rows == sorted(expected)
     registry = dict(store.sql("SELECT dataset, registry FROM categories").fetchall())
     assert registry == {"coco": "coco17", "crowd": "crowdpose14"}
+
+
+# SOURCES.md: the lzx and WLASL pickles hold COCO-17 HRNet joints; the 48637 variant 11
+# joints of no published layout; the Kinetics index samples carry no joints at all
+PYSKL_REGISTRY = {
+    "lzx_ntu60_hrnet.pkl": "coco17",
+    "lzx_ntu60_hrnet48637.pkl": None,
+    "wlasl_test_combined.pkl": "coco17",
+    "wlasl_12320.pkl": "coco17",
+    "wlasl_12320_GL00003.pkl": "coco17",
+}
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("name", sorted(PYSKL_REGISTRY))
+def test_real_pyskl_files_match_the_skeleton_their_source_describes(store, name):
+    store.ingest(real_dir("pyskl") / name, dataset="p")
+    ((registry,),) = store.sql("SELECT registry FROM categories WHERE kind = 'object'").fetchall()
+    assert registry == PYSKL_REGISTRY[name]
+    if registry is None:  # reported, not guessed
+        report = store.validate("p")
+        assert any(f["check"] == "unknown_skeleton" for f in report["datasets"]["p"])
+
+
+def test_a_skeleton_file_of_ones_own_sets_the_meaning(store, tmp_path):
+    doc = synthetic.coco_keypoints(4, seed=1)
+    doc["categories"][0]["keypoints"] = ["a", "b", "c"]
+    for a in doc["annotations"]:
+        a["keypoints"] = a["keypoints"][:9]
+    store.ingest(synthetic.write_json(doc, tmp_path / "tri.json"), dataset="tri")
+    mine = {
+        "name": "tri3",
+        "title": "three points",
+        "description": "a user's own",
+        "sources": [{"what": "all", "from": "the user"}],
+        "bones": [[0, 1], [1, 2]],
+        "joints": [
+            {"name": "a", "canonical": "left_wrist", "part": "hand", "flip": "c", "sigma": 0.05},
+            {"name": "b", "canonical": "nose", "part": "face", "flip": "b", "sigma": 0.03},
+            {"name": "c", "canonical": "right_wrist", "part": "hand", "flip": "a", "sigma": 0.05},
+        ],
+    }
+    path = tmp_path / "tri3.json"
+    path.write_text(json.dumps(mine))
+    store.set_skeleton("tri", path)
+    row = store.sql("SELECT registry, canonical, flip, sigmas FROM categories").fetchall()[0]
+    assert row == ("tri3", ["left_wrist", "nose", "right_wrist"], [2, 1, 0], [0.05, 0.03, 0.05])

@@ -1,0 +1,71 @@
+"""Re-ingesting one split replaces that split only, atomically, and says so; several
+sources ingest as one dataset; nothing is dropped without a word."""
+
+from __future__ import annotations
+
+import json
+
+from strict import differences
+
+from posestore import synthetic
+
+
+def _two_splits(tmp_path):
+    val = synthetic.coco_keypoints(8, seed=1)
+    train = synthetic.coco_keypoints(12, seed=2, first_image_id=500, first_annotation_id=9000)
+    return (
+        synthetic.write_json(val, tmp_path / "person_keypoints_val2017.json"),
+        synthetic.write_json(train, tmp_path / "person_keypoints_train2017.json"),
+    )
+
+
+def test_several_sources_are_one_dataset_with_a_split_each(store, tmp_path):
+    val, train = _two_splits(tmp_path)
+    (done,) = store.ingest([val, train], dataset="coco")
+    assert sorted(done.splits) == ["train2017", "val2017"] and done.replaced == "new"
+    out = tmp_path / "back"
+    store.export("coco", out)
+    for path in (val, train):
+        assert (
+            differences(json.loads(path.read_bytes()), json.loads((out / path.name).read_bytes()))
+            == []
+        )
+
+
+def test_an_explicit_split_replaces_only_that_split(store, tmp_path, cli):
+    val, train = _two_splits(tmp_path)
+    store.ingest([val, train], dataset="coco")
+    new_train = synthetic.coco_keypoints(5, seed=7, first_image_id=700, first_annotation_id=7000)
+    path = synthetic.write_json(new_train, tmp_path / "new" / "train.json")
+    r = cli("--store", store.root, "ingest", path, "--dataset", "coco", "--split", "train2017")
+    assert r.exit_code == 0, r.output
+    assert "replaced split train2017 of coco; kept val2017" in r.stdout
+    counts = dict(store.sql("SELECT split, count(*) FROM images GROUP BY 1").fetchall())
+    assert counts == {"val2017": 8, "train2017": 5}
+    (info,) = store.datasets().to_pylist()
+    assert info["num_images"] == 13
+    members = dict(store.sql("SELECT split, count(*) FROM split_members GROUP BY 1").fetchall())
+    assert members == counts
+    # the kept split exports exactly as before; the new one is the new file
+    (back,) = store.export("coco", tmp_path / "val.json", split="val2017")
+    assert differences(json.loads(val.read_bytes()), json.loads(back.read_bytes())) == []
+    (back,) = store.export("coco", tmp_path / "train.json", split="train2017")
+    assert differences(new_train, json.loads(back.read_bytes())) == []
+
+
+def test_without_a_split_the_whole_dataset_is_replaced_and_said(store, tmp_path, cli):
+    val, train = _two_splits(tmp_path)
+    store.ingest([val, train], dataset="coco")
+    r = cli("--store", store.root, "ingest", val, "--dataset", "coco")
+    assert r.exit_code == 0 and "replaced dataset coco (all its splits)" in r.stdout
+    assert store.sql("SELECT DISTINCT split FROM images").fetchall() == [("val2017",)]
+
+
+def test_names_engines_would_type_as_numbers_are_refused(store, tmp_path, cli):
+    val, _ = _two_splits(tmp_path)
+    for args in (("--dataset", "42"), ("--dataset", "c", "--split", "2017"), ("--split", "007")):
+        r = cli("--store", store.root, "ingest", val, *args)
+        assert r.exit_code == 1 and "would be read as a number" in r.stderr, args
+    r = cli("--store", store.root, "ingest", val, "--dataset", "x" * 300)
+    assert r.exit_code == 1 and "at most 200" in r.stderr
+    assert store.dataset_names() == []

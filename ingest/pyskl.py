@@ -365,7 +365,9 @@ def padding_visibility(channels: list[np.ndarray], score: np.ndarray | None) -> 
         padding &= values == 0
     if score is not None:
         padding &= score == 0
-    return np.where(padding, 0, 2).astype(np.int8)
+    visibility = np.full(len(padding), 2, dtype=np.int8)
+    visibility[padding] = 0
+    return visibility
 
 
 def _clip_arrays(a: dict, i: int, file: str):

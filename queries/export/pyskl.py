@@ -31,7 +31,7 @@ def pyskl_objects(
     """
     images = pa.concat_tables([p["images"] for p in parts.values()]).sort_by("image_id")
     instances = pa.concat_tables([p["instances"] for p in parts.values()]).sort_by("instance_id")
-    keypoints = poses.joint_rows(pa.concat_tables([p["keypoints"] for p in parts.values()]))
+    keypoints = pa.concat_tables([p["keypoints"] for p in parts.values()])
     arrays = meta.get("arrays", {})
     clips = _clip_dicts(images, meta)
     kpfiles: dict[str, dict] = {}
@@ -116,18 +116,30 @@ def _ordered(values: dict, order: list[str]) -> dict:
     }
 
 
-def _sorted_rows(keypoints: pa.Table, instances: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoint rows in (instance, frame, joint) order, and each row's instance position."""
+def _joint_columns(
+    keypoints: pa.Table, instances: pa.Table, names: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The pose lists' values flat, one per joint in (instance, frame, joint) order, and each
+    joint's instance position. Pose rows come in that order as ingest writes them; only
+    rows out of order are gathered."""
     ids = instances["instance_id"].to_numpy()
-    kp_inst = keypoints["instance_id"].to_numpy()
-    pos = np.searchsorted(ids, kp_inst)
+    pos = np.searchsorted(ids, keypoints["instance_id"].to_numpy()).astype(np.int64)
     frame = keypoints["frame"].to_numpy().astype(np.int64)
-    joint = keypoints["joint"].to_numpy().astype(np.int64)
-    key = (pos.astype(np.int64) << 40) | (frame << 16) | joint
+    lengths = poses.joint_counts(keypoints)
+    values = {
+        name: poses.joint_values(keypoints[name], lengths).to_numpy(zero_copy_only=False)
+        for name in names
+    }
+    key = (pos << 32) | frame
     if len(key) and not np.all(key[1:] >= key[:-1]):
         order = np.argsort(key, kind="stable")
-        return order, pos[order]
-    return np.arange(len(key)), pos
+        starts = (np.cumsum(lengths) - lengths)[order]
+        counts = lengths[order]
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.repeat(starts, counts) + within
+        values = {name: column[rows] for name, column in values.items()}
+        return values, np.repeat(pos[order], counts)
+    return values, np.repeat(pos, lengths)
 
 
 def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
@@ -135,13 +147,15 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
     image_ids = images["image_id"].to_numpy()
     inst_image = instances["image_id"].to_numpy()
     inst_joints = instances["num_joints"].to_numpy(zero_copy_only=False)
-    rows, row_inst = _sorted_rows(keypoints, instances)
-    per_inst = np.bincount(row_inst, minlength=len(instances))
     channels = 3 if keypoints["z"].null_count < len(keypoints) else 2
     axes = ("x", "y", "z")[:channels]
-    coords = np.stack([keypoints[a].to_numpy(zero_copy_only=False)[rows] for a in axes], axis=1)
     has_score = "keypoint_score" in arrays
-    scores = keypoints["score"].to_numpy(zero_copy_only=False)[rows] if has_score else None
+    flat, row_inst = _joint_columns(
+        keypoints, instances, (*axes, *(("score",) if has_score else ()))
+    )
+    per_inst = np.bincount(row_inst, minlength=len(instances))
+    coords = np.stack([flat[a] for a in axes], axis=1)
+    scores = flat["score"] if has_score else None
     kp_dtype = np.dtype(arrays.get("keypoint", "<f4"))
     sc_dtype = np.dtype(arrays.get("keypoint_score", "<f4"))
     coords_cast = coords.astype(kp_dtype)
@@ -196,11 +210,9 @@ def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict
     clip_pos = np.searchsorted(image_ids, inst_image)
     first = np.searchsorted(clip_pos, np.arange(len(images)))
     last = np.searchsorted(clip_pos, np.arange(len(images)), side="right")
-    rows, row_inst = _sorted_rows(keypoints, instances)
+    flat, row_inst = _joint_columns(keypoints, instances, ("x", "y", "score"))
     per_inst = np.bincount(row_inst, minlength=len(instances))
-    xys = np.stack(
-        [keypoints[a].to_numpy(zero_copy_only=False)[rows] for a in ("x", "y", "score")], axis=1
-    )
+    xys = np.stack([flat[a] for a in ("x", "y", "score")], axis=1)
     inst_start = jsonnum.run_offsets(per_inst)[:-1]
     kp_dtype = np.dtype(arrays.get("kpfile_keypoint", "<f4"))
     extras = meta.get("kpfile_extra", {})

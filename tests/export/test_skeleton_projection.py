@@ -88,13 +88,19 @@ def _check_merged(store, names: list[str], docs: list[dict], tmp_path, split: st
     return got
 
 
-def test_synthetic_datasets_merge_into_one_file_with_unique_ids(store, tmp_path):
-    coco = synthetic.coco_keypoints(10, seed=1)
-    crowd = _crowdpose_doc(8)
+def _coco_and_crowd(store, tmp_path, n_coco: int, n_crowd: int) -> tuple[dict, dict]:
+    """A COCO-17 dataset and a CrowdPose-14 one, both with a split ``val``."""
+    coco = synthetic.coco_keypoints(n_coco, seed=1)
+    crowd = _crowdpose_doc(n_crowd)
     store.ingest(synthetic.write_json(coco, tmp_path / "person_keypoints_val.json"), dataset="coco")
     store.ingest(
         synthetic.write_json(crowd, tmp_path / "crowd_val.json"), dataset="crowd", split="val"
     )
+    return coco, crowd
+
+
+def test_synthetic_datasets_merge_into_one_file_with_unique_ids(store, tmp_path):
+    coco, crowd = _coco_and_crowd(store, tmp_path, 10, 8)
     got = _check_merged(store, ["coco", "crowd"], [coco, crowd], tmp_path, "val")
     crowd_ann = next(a for a in got["annotations"] if a["source_dataset"] == "crowd")
     source = next(a for a in crowd["annotations"] if a["id"] == crowd_ann["source_id"])
@@ -141,12 +147,7 @@ def test_yolo_flip_and_sigmas_come_from_the_registry(store, tmp_path):
 
 
 def test_synthetic_datasets_merge_into_one_yolo_pose_folder(store, tmp_path):
-    coco = synthetic.coco_keypoints(5, seed=1)
-    crowd = _crowdpose_doc(4)
-    store.ingest(synthetic.write_json(coco, tmp_path / "person_keypoints_val.json"), dataset="coco")
-    store.ingest(
-        synthetic.write_json(crowd, tmp_path / "crowd_val.json"), dataset="crowd", split="val"
-    )
+    coco, crowd = _coco_and_crowd(store, tmp_path, 5, 4)
     out = tmp_path / "yolo"
     store.export_many(["coco", "crowd"], out, split="val", format="yolo-pose", skeleton="coco17")
     labels = sorted(

@@ -101,6 +101,15 @@ def test_synthetic_skeletons_compare_joint_by_joint(store, tmp_path):
     assert rows == sorted(expected)
     registry = dict(store.sql("SELECT dataset, registry FROM categories").fetchall())
     assert registry == {"coco": "coco17", "crowd": "crowdpose14"}
+    # stats of several datasets: per-joint rates by canonical name, dataset beside dataset
+    stats = store.stats()
+    for dataset in ("coco", "crowd"):
+        rates = {r["canonical"]: r for r in stats[dataset]["canonical_joints"]}
+        n = _labelled(coco, 9)
+        assert rates["left_wrist"]["rows"] == sum(
+            1 for a in coco["annotations"] if a.get("keypoints")
+        )
+        assert rates["left_wrist"]["labelled_rate"] == round(n / rates["left_wrist"]["rows"], 4)
 
 
 # SOURCES.md: the lzx and WLASL pickles hold COCO-17 HRNet joints; the 48637 variant 11

@@ -1,26 +1,19 @@
-"""The store: open / ingest (read → check → write aside → atomic swap) / sql / scan / export.
+"""The store's facade: open / ingest / sql / scan / stats / validate / eval / export.
 
 Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-*.parquet``,
-catalogs ``<store>/<table>/dataset=<name>/part-*.parquet``. posestore's own
-bookkeeping lives in ``<store>/.posestore/``: a lock file, transactions being
-written (``txn/<id>/``, laid out like the store) and their journals.
-
-A dataset is replaced by renaming whole partition folders: every new file is
-written inside the transaction folder first, so queries never see a half-written
-file. A journal written before the first rename makes the swap complete on the
-next open if the process dies in the middle of it; a transaction without a
-journal is discarded.
+catalogs ``<store>/<table>/dataset=<name>/part-*.parquet``. The rooms behind it:
+``posestore.transaction`` (lock, journal, swap, recovery), ``posestore.parquet`` (how
+parts are written), ``posestore.queries.subset`` (selections read back as Tables);
+staging a source's bundles into a transaction (split partitions, catalogs, split lists)
+is here.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from posestore import joint_meaning, schema
-from posestore.errors import SelectionError, SourceError, StoreError
+from posestore import joint_meaning, parquet, schema
+from posestore.errors import SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
     JOURNAL,
@@ -44,6 +37,8 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     has_files,
     table_glob,
 )
+from posestore.queries import subset
+from posestore.transaction import Transactions, partition_dir
 
 Progress = Callable[[str, int, int], None]
 """``progress(message, done, total)``: called as ingest and export advance."""
@@ -100,11 +95,6 @@ def check_name(name: str, what: str = "dataset") -> str:
     return name
 
 
-def partition_dir(root: Path, table: str, dataset: str, split: str | None = None) -> Path:
-    d = root / table / f"dataset={dataset}"
-    return d if split is None else d / f"split={split}"
-
-
 class Store:
     """A posestore folder. Use ``posestore.open(path)``."""
 
@@ -112,73 +102,26 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        (self.root / META_DIR / TXN_DIR).mkdir(parents=True, exist_ok=True)
+        self._txns = Transactions(self.root)
         self._con = None
         for table in schema.SCHEMAS:
             if not empty_file(self.root, table).is_file():
-                _write_empty(self.root, table)
-        with self._locked():
-            self._recover()
+                parquet.write_empty(self.root, table)
+        with self._txns.locked():
+            self._txns.recover()
 
     def __repr__(self) -> str:
         return f"posestore.Store({str(self.root)!r})"
 
-    # -- transactions -------------------------------------------------------
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.root / META_DIR / LOCK_FILE).open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def _recover(self) -> None:
-        for txn in sorted((self.root / META_DIR / TXN_DIR).iterdir()):
-            journal = txn / JOURNAL
-            if journal.exists():
-                self._apply(txn, orjson.loads(journal.read_bytes()))
-            shutil.rmtree(txn, ignore_errors=True)
-
-    def _apply(self, txn: Path, journal: dict) -> None:
-        """Swap the transaction's partitions in; idempotent, so recovery can run it again.
-
-        A dataset's tables the transaction does not write are removed, except for the
-        datasets listed under ``partial`` (eval tables, a corrected skeleton), whose other
-        tables stay as they are."""
-        trash = txn / "trash"
-        partial = set(journal.get("partial", ()))
-        for dataset, tables in journal["datasets"].items():
-            for table in schema.SCHEMAS:
-                live = partition_dir(self.root, table, dataset)
-                staged = partition_dir(txn, table, dataset)
-                if staged.exists():
-                    if live.exists():
-                        _rename(live, partition_dir(trash, table, dataset))
-                    _rename(staged, live)
-                elif table not in tables and dataset not in partial and live.exists():
-                    _rename(live, partition_dir(trash, table, dataset))
+    def _new_txn(self) -> Path:
+        return self._txns.new()
 
     def _commit(self, txn: Path, datasets: dict[str, list[str]], partial: bool = False) -> None:
-        """Make the transaction live: each dataset's staged tables replace its tables (all of
-        them; with ``partial`` only the staged ones)."""
-        journal = txn / JOURNAL
-        tmp = txn / (JOURNAL + ".tmp")
-        entry = {"datasets": datasets, "partial": list(datasets) if partial else []}
-        tmp.write_bytes(orjson.dumps(entry))
-        _fsync(tmp)
-        with self._locked():
-            os.replace(tmp, journal)
-            _fsync(txn)  # the journal's rename reaches the disk
-            self._apply(txn, entry)
-        shutil.rmtree(txn, ignore_errors=True)
+        """Make the transaction live (see ``Transactions.commit``), then see the new files."""
+        self._txns.commit(txn, datasets, partial)
         self._refresh()
 
-    def _new_txn(self) -> Path:
-        txn = self.root / META_DIR / TXN_DIR / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
-        txn.mkdir(parents=True)
-        return txn
+    # -- transactions -------------------------------------------------------
 
     # -- catalog --------------------------------------------------------------
 
@@ -219,32 +162,11 @@ class Store:
             return schema.empty(table)
         if image_ids is None:
             return pa.concat_tables(schema.conform(table, pq.read_table(f)) for f in files)
-        # a selection: DuckDB scans the parts (a row group per thread) and keeps only the
-        # selected rows, so memory follows the selection, not the split; each row carries
-        # its place in the store (file, then row) to be put back in stored order
-        # (the folder's dataset and split come back as coded constants, not as a string per row)
-        con = self.connection
-        con.register("_selected_images", pa.table({"image_id": image_ids.cast(pa.int64())}))
-        listing = ", ".join("'" + _sql_str(str(f)) + "'" for f in files)
         known = {"dataset": dataset, "split": split}
         known = {
             k: v for k, v in known.items() if v is not None and k in schema.SCHEMAS[table].names
         }
-        try:
-            rows = arrow_table(
-                con.sql(
-                    f"SELECT * EXCLUDE (filename, file_row_number{''.join(', ' + k for k in known)}), "
-                    f"list_position([{listing}], filename) * {1 << 40} + file_row_number AS _place "
-                    f"FROM read_parquet([{listing}], filename = true, file_row_number = true) "
-                    "WHERE image_id IN (SELECT image_id FROM _selected_images)"
-                )
-            )
-        finally:
-            con.unregister("_selected_images")
-        rows = _in_stored_order(rows)
-        for name, value in known.items():
-            rows = rows.append_column(name, schema.constant(value, len(rows)))
-        return schema.conform(table, rows)
+        return subset.read_selected(self.connection, files, table, image_ids, known)
 
     # -- ingest ---------------------------------------------------------------
 
@@ -294,7 +216,7 @@ class Store:
         described = ", ".join(map(str, paths))
         txn = self._new_txn()
         done: list[Ingested] = []
-        with self._discard_unless_committed(txn):
+        with self._txns.discard_unless_committed(txn):
             for plan in plans:
                 start = time.perf_counter()
                 written = self._stage(
@@ -347,14 +269,14 @@ class Store:
                 params=[dataset],
             ).fetchall()
         }
-        _write(staged, joint_meaning.annotate(merged, info["format"], counts))
+        parquet.write_part(staged, joint_meaning.annotate(merged, info["format"], counts))
         members_file = partition_dir(txn, "split_members", dataset) / PART_FILE
         old_members = self._read("split_members", dataset)
         keep = pc.is_in(old_members["stored_in"], pa.array(kept, pa.string()))
         members = [old_members.filter(keep)]
         if members_file.exists():
             members.append(pq.read_table(members_file))
-        _write(
+        parquet.write_part(
             members_file,
             _split_members(
                 dataset, [m.select(["split", "image_id", "stored_in"]) for m in members]
@@ -382,7 +304,7 @@ class Store:
             written.counts[table] = rows[column]
         rows["num_categories"] = len(merged)
         rows["metadata"] = orjson.dumps(metadata).decode()
-        _write(
+        parquet.write_part(
             partition_dir(txn, "datasets", dataset) / PART_FILE,
             schema.conform("datasets", {k: [v] for k, v in rows.items()}),
         )
@@ -416,17 +338,6 @@ class Store:
         name = dataset or default_name(source)
         return Plan(name, "coco-results", partial(read_coco_results, source, name, truth, split))
 
-    @contextmanager
-    def _discard_unless_committed(self, txn: Path) -> Iterator[None]:
-        """On failure, drop a transaction that has no journal; one with a journal is finished
-        by the next open, as after a crash."""
-        try:
-            yield
-        except BaseException:
-            if not (txn / JOURNAL).exists():
-                shutil.rmtree(txn, ignore_errors=True)
-            raise
-
     def _stage(
         self,
         txn: Path,
@@ -447,7 +358,7 @@ class Store:
         written: dict[tuple[str, str], int] = {}
         waiting: dict[tuple[str, str], list[pa.Table]] = {}  # rows not yet in a part
 
-        def flush(writer: _BackgroundWriter, table: str, split: str) -> None:
+        def flush(writer: parquet.BackgroundWriter, table: str, split: str) -> None:
             rows = waiting.pop((table, split), [])
             if not rows:
                 return
@@ -458,7 +369,7 @@ class Store:
             path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
             writer.write(path, pa.concat_tables(rows))
 
-        with _BackgroundWriter() as writer:
+        with parquet.BackgroundWriter() as writer:
             for part in parts:
                 meta = (
                     orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
@@ -499,8 +410,8 @@ class Store:
                         waiting.setdefault((table, split), []).append(schema.conform(table, rows))
                         rows_waiting = waiting[(table, split)]
                         if (
-                            sum(map(len, rows_waiting)) >= PART_ROWS
-                            or sum(t.nbytes for t in rows_waiting) >= PART_BYTES
+                            sum(map(len, rows_waiting)) >= parquet.PART_ROWS
+                            or sum(t.nbytes for t in rows_waiting) >= parquet.PART_BYTES
                         ):
                             flush(writer, table, split)
                 if "categories" in part:
@@ -513,12 +424,14 @@ class Store:
         if members:
             table = _split_members(dataset, members)
             counts["split_members"] = len(table)
-            _write(partition_dir(txn, "split_members", dataset) / PART_FILE, table, ("dataset",))
+            parquet.write_part(
+                partition_dir(txn, "split_members", dataset) / PART_FILE, table, ("dataset",)
+            )
         categories = categories if categories is not None else schema.empty("categories")
         categories = joint_meaning.annotate(categories, fmt, joint_counts)
         counts["categories"] = len(categories)
         if len(categories):
-            _write(partition_dir(txn, "categories", dataset) / PART_FILE, categories)
+            parquet.write_part(partition_dir(txn, "categories", dataset) / PART_FILE, categories)
         row = {
             "dataset": [dataset],
             "format": [fmt],
@@ -531,7 +444,9 @@ class Store:
             "num_categories": [counts["categories"]],
             "metadata": [orjson.dumps(metadata).decode()],
         }
-        _write(partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row))
+        parquet.write_part(
+            partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row)
+        )
         counts["datasets"] = 1
         tables = [t for t, c in counts.items() if c]
         return Ingested(dataset, fmt, {t: counts[t] for t in tables}, splits)
@@ -540,7 +455,7 @@ class Store:
         """Remove a dataset from every table, atomically."""
         self.dataset_info(dataset)
         txn = self._new_txn()
-        with self._discard_unless_committed(txn):
+        with self._txns.discard_unless_committed(txn):
             self._commit(txn, {dataset: []})
 
     # -- query ----------------------------------------------------------------
@@ -660,8 +575,8 @@ class Store:
             categories, info["format"], counts, dict.fromkeys(targets, chosen_skeleton)
         )
         txn = self._new_txn()
-        with self._discard_unless_committed(txn):
-            _write(partition_dir(txn, "categories", dataset) / PART_FILE, annotated)
+        with self._txns.discard_unless_committed(txn):
+            parquet.write_part(partition_dir(txn, "categories", dataset) / PART_FILE, annotated)
             self._commit(txn, {dataset: ["categories"]}, partial=True)
         return annotated
 
@@ -693,7 +608,7 @@ class Store:
         flips = joint_meaning.registry_flips(categories)
         report: dict = {"ground_truth": truth, "predictions": predictions, "splits": {}}
         txn = self._new_txn()
-        with self._discard_unless_committed(txn):
+        with self._txns.discard_unless_committed(txn):
             for s in splits:
                 gt, dt = self.split_tables(truth, s), self.split_tables(predictions, s)
                 posed = gt["instances"].filter(pc.greater(gt["instances"]["num_joints"], 0))
@@ -714,7 +629,7 @@ class Store:
                     rows = rows.append_column("dataset", schema.constant(predictions, len(rows)))
                     rows = rows.append_column("split", schema.constant(s, len(rows)))
                     path = partition_dir(txn, table, predictions, s) / PART_FILE
-                    _write(path, schema.conform(table, rows))
+                    parquet.write_part(path, schema.conform(table, rows))
                 report["splits"][s] = {
                     "stats": dict(zip(STAT_NAMES, map(float, result.stats))),
                     "notes": result.notes,
@@ -765,38 +680,10 @@ class Store:
         ``dataset``, ``split`` and ``image_id``; ids of other datasets or splits never select.
         """
         self.dataset_info(dataset)
-        if sum(x is not None for x in (where, query, selection)) > 1:
-            raise SelectionError("give one of --where, --query or a selection, not several")
         # the query runs where only this dataset (and split) is visible: its ids mean this
         # dataset's images, whatever tables it reads
-        scope = self.scoped(dataset, split)
-        sql = "SELECT dataset, split, image_id FROM images" + (f" WHERE ({where})" if where else "")
-        con = scope.connection
-        try:
-            if selection is not None:
-                con.register("_selection", _as_arrow(selection))
-                query = "SELECT * FROM _selection"
-            if query:
-                columns = set(con.sql(query).columns)
-                if "image_id" not in columns:
-                    raise SelectionError(
-                        f"the query gives {', '.join(sorted(columns))}; it must give image_id "
-                        "(and may give dataset and split)"
-                    )
-                keys = ["image_id", *(k for k in ("dataset", "split") if k in columns)]
-                on = " AND ".join(f"q.{k} = s.{k}" for k in keys)
-                sql = (
-                    f"SELECT * FROM ({sql}) s "
-                    f"SEMI JOIN (SELECT DISTINCT {', '.join(keys)} FROM ({query})) q ON {on}"
-                )
-            return arrow_table(con.sql(f"SELECT split, image_id FROM ({sql})"))
-        except SelectionError:
-            raise
-        except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message
-            raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from e
-        finally:
-            if selection is not None:
-                con.unregister("_selection")
+        scoped = self.scoped(dataset, split).connection
+        return subset.select_images(scoped, where, query, selection)
 
     def split_tables(
         self, dataset: str, split: str, image_ids: pa.Array | None = None
@@ -982,43 +869,6 @@ class Store:
             )
 
 
-class _BackgroundWriter:
-    """Writes Parquet parts on two threads while the reader flattens the next batch
-    (PyArrow releases the GIL while it encodes). At most two parts wait, so memory stays
-    bounded; the first error is raised in the caller, and nothing is left half-written
-    outside the transaction folder."""
-
-    def __init__(self, threads: int = 2, waiting: int = 2) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="posestore-write")
-        self.waiting = waiting
-        self.pending: list = []
-
-    def write(self, path: Path, table: pa.Table) -> None:
-        self.pending.append(self.pool.submit(_write, path, table))
-        # only unfinished writes count: the small parts written between two big ones must
-        # not make the caller wait for the big one before it (that serialised PYSKL writes)
-        for future in [f for f in self.pending if f.done()]:
-            self.pending.remove(future)
-            future.result()
-        while len(self.pending) > self.waiting:
-            self.pending.pop(0).result()
-
-    def __enter__(self) -> _BackgroundWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            for future in self.pending:
-                if exc[0] is None:
-                    future.result()
-                else:
-                    future.cancel()
-        finally:
-            self.pool.shutdown(wait=True)
-
-
 def validate_source(path: Path, format: str | None = None) -> dict:  # noqa: A002
     """Validate a source by ingesting it into a temporary store."""
     import tempfile
@@ -1075,46 +925,6 @@ def _summary(target: str, findings: dict[str, list]) -> dict:
     }
 
 
-def _as_arrow(frame: object) -> pa.Table:
-    """A selection frame (PyArrow, Polars or pandas) as an Arrow table DuckDB can scan."""
-    if isinstance(frame, pa.Table):
-        return frame
-    if hasattr(frame, "to_arrow"):  # Polars
-        return frame.to_arrow()
-    try:
-        return pa.Table.from_pandas(frame)  # type: ignore[arg-type]
-    except Exception as e:  # noqa: BLE001 - anything else is not a frame of ids
-        raise SelectionError(
-            f"a selection must be a PyArrow, Polars or pandas frame, not {type(frame).__name__}"
-        ) from e
-
-
-def _in_stored_order(rows: pa.Table) -> pa.Table:
-    """Selected rows back in stored order (by their ``_place``), without ``_place``.
-
-    DuckDB's parallel join interleaves its threads' chunks, each in order: a stable sort
-    of the places (quick on such runs) gives a permutation made of a few long ranges,
-    put back as zero-copy slices. An ORDER BY on a PYSKL selection of 8M rows took 2.5 s
-    and 1 GiB more; ``take`` copies every column, strings included."""
-    place = rows["_place"].to_numpy()
-    rows = rows.drop_columns(["_place"])
-    if (place[1:] >= place[:-1]).all():
-        return rows
-    order = np.argsort(place, kind="stable")
-    cuts = np.flatnonzero(np.diff(order) != 1) + 1
-    if len(cuts) > max(64, len(order) // 256):  # scattered: one copy beats many slices
-        return rows.take(pa.array(order))
-    starts = order[np.concatenate(([0], cuts))].tolist()
-    lengths = np.diff(np.concatenate(([0], cuts, [len(order)]))).tolist()
-    return pa.concat_tables([rows.slice(s, n) for s, n in zip(starts, lengths)])
-
-
-def arrow_table(relation) -> pa.Table:
-    """A DuckDB relation's result as an Arrow table (``.arrow()`` is a reader in DuckDB 2)."""
-    result = relation.arrow()
-    return result.read_all() if hasattr(result, "read_all") else result
-
-
 _MEMBER_COLUMNS = pa.schema(
     [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
 )
@@ -1145,15 +955,6 @@ def _chained(plans: list) -> list:
 
         out.append(Plan(name, group[0].format, read))
     return out
-
-
-def _write_empty(root: Path, table: str) -> None:
-    """The table's empty schema file (``layout.empty_file``), written aside and renamed."""
-    path = empty_file(root, table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-    pq.write_table(schema.empty(table), tmp)
-    os.replace(tmp, path)
 
 
 def _count_joints(instances: pa.Table, counts: dict[int, int]) -> None:
@@ -1228,130 +1029,3 @@ def _merge_metadata(have: dict, new: dict) -> dict:
         else:
             merged.setdefault(key, value)
     return merged
-
-
-def _write(
-    path: Path, table: pa.Table, partitions: tuple[str, ...] = schema.PARTITION_COLUMNS
-) -> None:
-    """One Parquet part. The ``partitions`` columns (``dataset`` and ``split``; in
-    ``split_members`` only ``dataset``) hold one value per file: they are written from a
-    ready dictionary (no hashing of millions of equal strings), without statistics, and
-    without the Arrow schema hint, so every reader sees plain strings."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for name in partitions:
-        if name in table.column_names and len(table):
-            value = table[name][0].as_py()
-            i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, schema.constant(value, len(table)))
-    leaves = {field.name: _leaf_paths(field) for field in table.schema}
-    encoding = dict.fromkeys(_byte_stream_leaves(table), "BYTE_STREAM_SPLIT")
-    encoding.update((n, "DELTA_BINARY_PACKED") for n in DELTA_COLUMNS if n in table.column_names)
-    pq.write_table(
-        table,
-        path,
-        compression="zstd",
-        compression_level=ZSTD_LEVEL,
-        store_schema=False,
-        use_dictionary=[
-            leaf
-            for name, paths in leaves.items()
-            if name not in PLAIN_COLUMNS
-            for leaf in paths
-            if leaf not in encoding
-        ],
-        column_encoding=encoding or None,
-        # dataset and split hold one value per file, which the folder names already give
-        write_statistics=[
-            leaf for name, paths in leaves.items() if name not in partitions for leaf in paths
-        ],
-        row_group_size=_row_group_rows(table),
-    )
-    _fsync(path)
-
-
-def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
-    """Parquet column paths of a field's leaves, as the writer's per-column options name
-    them: ``polygons.list.element.list.element`` for a list of lists."""
-    path = prefix + field.name
-    kind = field.type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _leaf_paths(kind.value_field.with_name("element"), path + ".list.")
-    if pa.types.is_struct(kind):
-        return [leaf for child in kind for leaf in _leaf_paths(child, path + ".")]
-    return [path]
-
-
-BYTE_STREAM_ABOVE = 1024
-"""Distinct values (in a part's first 128k) above which float leaves are byte streams."""
-
-ZSTD_LEVEL = 1
-"""zstd's fastest level: on NTU-60-scale pose lists it writes 28% faster than the default
-level and, with byte streams, ends smaller than dictionary pages at it (124 vs 138 MB)."""
-
-PART_ROWS = 1_000_000
-"""Rows from a source's batches are gathered until a part holds at least this many…"""
-PART_BYTES = 96 << 20
-"""…or this much Arrow data (a pose row carries all its joints: NTU-60's keypoints in parts
-of 1M rows were 250 MB each, written one per thread after the reader had finished)."""
-
-
-# Encodings chosen column by column on the train2017-scale COCO and NTU-60-scale PYSKL
-# keypoints (zstd after each; size and write time per row, dictionary → chosen):
-#   ids run in blocks (a joint row per instance): delta-coded, COCO instance_id 0.18 → 0.01
-#     B and 19 → 9 ns, the COCO keypoints 11% smaller and a selection by image_id read by
-#     DuckDB no slower; PYSKL's long runs as small as their dictionary;
-#   joint cycles 0..V-1: plain bytes compress to 0.006 B (dictionary 0.015 B) in half the
-#     time, and scan as fast.
-DELTA_COLUMNS = ("image_id", "instance_id")
-PLAIN_COLUMNS: tuple[str, ...] = ()
-
-
-def _row_group_rows(table: pa.Table, target: int = 32 << 20) -> int:
-    """Rows per row group: about ``target`` bytes of Arrow data each, between 8k and 1Mi
-    rows. DuckDB scans one row group per thread, so a part of a few hundred thousand
-    heavy rows (instances with their polygons) must not be one group: at full COCO
-    scale that halved the read of a 10% selection of instances (0.48 s → 0.22 s)."""
-    per_row = table.nbytes / max(len(table), 1)
-    return int(min(max(target / max(per_row, 1.0), 8192), 1 << 20))
-
-
-def _byte_stream_leaves(table: pa.Table, sample: int = 1 << 17) -> list[str]:
-    """The float32 leaves (pose coordinates and scores) better written as byte streams.
-
-    Pixel-integer coordinates (COCO) take few distinct values (about 600 in 128k):
-    dictionary pages shrink them best. Detector output takes many more (float32: nearly
-    all distinct; float16 HRNet output: 2-5k in 128k), and split byte streams let zstd
-    squeeze the exponent and high mantissa bytes: on NTU-60-scale pose lists they write
-    faster and end smaller than dictionary pages, and DuckDB scans them about as fast (a
-    sum over x and score of 30M joints: 1.21 s against 1.18 s). Judged per part on its
-    first 128k values: byte streams above ``BYTE_STREAM_ABOVE`` distinct values.
-    """
-    out = []
-    for column in table.schema:
-        kind, values = column.type, table[column.name]
-        if pa.types.is_list(kind):
-            kind = kind.value_type
-            head = values.slice(0, sample)
-            values = pc.list_flatten(head) if len(head) else head
-        if pa.types.is_float32(kind):
-            head = values.slice(0, sample)
-            if pc.count_distinct(head).as_py() > BYTE_STREAM_ABOVE:
-                out.extend(_leaf_paths(column))
-    return out
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _rename(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(src, dst)
-
-
-def _sql_str(s: str) -> str:
-    return s.replace("'", "''")

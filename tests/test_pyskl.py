@@ -352,10 +352,10 @@ def test_many_batches_gather_into_few_parts_and_round_trip(store, tmp_path, monk
     import pyarrow.parquet as pq
     from posestore.ingest import pyskl
 
-    from posestore import store as store_module
+    from posestore import parquet
 
     monkeypatch.setattr(pyskl, "ROWS_PER_BATCH", 300)  # about a clip per batch
-    monkeypatch.setattr(store_module, "PART_ROWS", 200)
+    monkeypatch.setattr(parquet, "PART_ROWS", 200)
     clips = synthetic.pyskl_clips(40, seed=8, persons=(1, 2))
     names = [c["frame_dir"] for c in clips]
     splits = {"xsub_train": names[::2], "xsub_val": names[1::2]}  # interleaved, as in NTU

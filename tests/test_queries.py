@@ -122,9 +122,9 @@ def test_subset_keeps_source_order_when_parts_have_many_row_groups(store, tmp_pa
     """DuckDB reads row groups in parallel and its join does not keep order: the reader must."""
     import pyarrow.parquet as pq
 
-    from posestore import store as store_module
+    from posestore import parquet
 
-    monkeypatch.setattr(store_module, "_row_group_rows", lambda table: 7)
+    monkeypatch.setattr(parquet, "_row_group_rows", lambda table: 7)
     path = real_dir("coco_keypoints") / "person_keypoints_val2017.json"
     store.ingest(path, dataset="val")
     (part,) = (store.root / "instances").rglob("*.parquet")

@@ -17,9 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import real_dir
+from posestore.queries import subset
 
 import posestore
-from posestore import schema, synthetic
+from posestore import parquet, schema, synthetic, transaction
 from posestore import store as store_module
 
 
@@ -140,7 +141,7 @@ def test_leaf_paths_name_every_parquet_column(table, tmp_path):
     pq.write_table(empty, tmp_path / "t.parquet")
     written = pq.ParquetFile(tmp_path / "t.parquet").schema
     want = [written.column(i).path for i in range(len(written))]
-    assert [p for field in empty.schema for p in store_module._leaf_paths(field)] == want
+    assert [p for field in empty.schema for p in parquet.leaf_paths(field)] == want
 
 
 def _encodings(folder) -> dict[str, set]:
@@ -253,7 +254,7 @@ def test_crash_in_the_middle_of_the_swap_is_finished_on_next_open(store, tmp_pat
         dataset="d",
     )
     new = synthetic.write_json(synthetic.coco_keypoints(25, seed=2), tmp_path / "new.json")
-    real_rename = store_module._rename
+    real_rename = transaction.rename
     calls = {"n": 0}
 
     class Crash(BaseException):
@@ -265,10 +266,10 @@ def test_crash_in_the_middle_of_the_swap_is_finished_on_next_open(store, tmp_pat
             raise Crash
         real_rename(src, dst)
 
-    monkeypatch.setattr(store_module, "_rename", crashing_rename)
+    monkeypatch.setattr(transaction, "rename", crashing_rename)
     with pytest.raises(Crash):
         store.ingest(new, dataset="d")
-    monkeypatch.setattr(store_module, "_rename", real_rename)
+    monkeypatch.setattr(transaction, "rename", real_rename)
     reopened = posestore.open(store.root)
     n_images = reopened.sql("SELECT count(*) FROM images WHERE dataset='d'").fetchall()[0][0]
     n_frames = reopened.sql("SELECT count(*) FROM frames WHERE dataset='d'").fetchall()[0][0]
@@ -304,7 +305,7 @@ def test_selected_rows_come_back_in_stored_order(row_numbers):
             "value": pa.array([f"row {n}" for n in row_numbers], pa.string()),
         }
     )
-    back = store_module._in_stored_order(rows)
+    back = subset.in_stored_order(rows)
     assert back.column_names == ["value"]
     assert back["value"].to_pylist() == [f"row {n}" for n in sorted(row_numbers)]
 
@@ -323,9 +324,9 @@ def test_background_writer_waits_only_for_unfinished_parts(monkeypatch, tmp_path
             release.wait(timeout=10)
             big_finished.set()
 
-    monkeypatch.setattr(store_module, "_write", fake_write)
+    monkeypatch.setattr(parquet, "write_part", fake_write)
     table = schema.empty("frames")
-    with store_module._BackgroundWriter(threads=2, waiting=2) as writer:
+    with parquet.BackgroundWriter(threads=2, waiting=2) as writer:
         writer.write(tmp_path / "big", table)
         for name in ("a", "b", "c", "d"):
             writer.write(tmp_path / name, table)

@@ -766,6 +766,12 @@ def _keypoints(
         )
     _check_lengths_per_category(lengths, cat[idx], idx, file)
     num_joints[idx] = lengths // 3
+    if not len(col.values):  # every list empty: records without joints, no number to style
+        return (
+            {"num_joints": pa.array(num_joints, mask=~present)},
+            schema.empty("keypoints"),
+            labelled,
+        )
 
     slots = (np.arange(len(col.values)) % 3 == 2).astype(np.int8)  # records are whole triples
     (coord_style, vis_style), failing = jsonnum.choose_style(col, slots=slots)

@@ -162,6 +162,11 @@ def cmd_sql(args) -> int:
         con = _open(args).connection
     try:
         if args.parquet:
+            if Path(args.parquet).resolve().is_relative_to(root.resolve()):
+                raise StoreError(
+                    f"--parquet {args.parquet} is inside the store {root}; write it elsewhere "
+                    "(the store's files are written by ingest alone)"
+                )
             target = str(args.parquet).replace("'", "''")
             con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
             n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
@@ -171,51 +176,75 @@ def cmd_sql(args) -> int:
         if rel is None:  # a statement without a result (SET, CREATE …)
             return 0
         columns = rel.columns
-        rows = rel.fetchall()
+        if args.csv or args.json:  # streamed a batch at a time: a result of any size
+            _stream(rel, columns, "csv" if args.csv else "json")
+            return 0
+        shown = rel.limit(args.limit).fetchall()
+        total = con.sql(f"SELECT count(*) FROM ({args.query})").fetchall()[0][0]
+    except StoreError:
+        raise
     except Exception as e:  # noqa: BLE001 - DuckDB's first line says what is wrong
-        raise SelectionError(str(e).splitlines()[0]) from None
-    if args.csv:
-        _print_csv(columns, rows)
-    elif args.json:
-        import orjson
-
-        data = [dict(zip(columns, r)) for r in rows]
-        sys.stdout.buffer.write(
-            orjson.dumps(data, option=orjson.OPT_NAIVE_UTC, default=str) + b"\n"
-        )
-        sys.stdout.flush()
-    else:
-        _print_table(columns, rows, args.limit)
+        raise SelectionError(_duckdb_message(e)) from None
+    _print_table(columns, shown, total)
     return 0
 
 
-def _print_csv(columns: list[str], rows: list[tuple]) -> None:
+def _duckdb_message(e: Exception) -> str:
+    """DuckDB's error in one line, its hint kept (``Did you mean "keypoints"?``)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    hints = [ln for ln in lines[1:] if ln.startswith(("Did you mean", "Candidate bindings"))]
+    return " ".join([lines[0], *hints]) if lines else type(e).__name__
+
+
+def _stream(rel, columns: list[str], kind: str) -> None:
+    """Rows as CSV or one JSON array, written batch by batch as DuckDB produces them."""
     import csv
 
     import orjson
 
-    def cell(v):
-        if isinstance(v, (list, dict, tuple)):
-            return orjson.dumps(v, default=str).decode()
-        return "" if v is None else v
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([cell(v) for v in r] for r in rows)
+    result = rel.arrow()  # a record batch reader (DuckDB 2), or a table (older DuckDB)
+    batches = result.to_batches() if hasattr(result, "to_batches") else result
+    if kind == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for batch in batches:
+            writer.writerows([_csv_cell(v) for v in r.values()] for r in batch.to_pylist())
+        sys.stdout.flush()
+        return
+    first = True
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"[")
+    for batch in batches:
+        for row in batch.to_pylist():
+            sys.stdout.buffer.write(
+                (b"" if first else b",")
+                + orjson.dumps(row, option=orjson.OPT_NAIVE_UTC, default=str)
+            )
+            first = False
+    sys.stdout.buffer.write(b"]\n")
     sys.stdout.flush()
 
 
-def _print_table(columns: list[str], rows: list[tuple], limit: int) -> None:
+def _csv_cell(value: object) -> object:
+    """A CSV cell: lists and dicts (pose lists, attributes) as JSON, null as empty."""
+    import orjson
+
+    if isinstance(value, (list, dict, tuple)):
+        return orjson.dumps(value, default=str).decode()
+    return "" if value is None else value
+
+
+def _print_table(columns: list[str], rows: list[tuple], total: int) -> None:
     from rich.table import Table
 
     t = Table(*columns)
-    for r in rows[:limit]:
+    for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     console = _console()
     console.print(t)
-    more = len(rows) - limit
+    more = total - len(rows)
     console.print(
-        f"{len(rows):,} rows"
+        f"{total:,} rows"
         + (f" ({more:,} not shown; --limit, --csv or --parquet)" if more > 0 else "")
     )
 

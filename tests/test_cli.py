@@ -142,3 +142,27 @@ def test_skeleton_lists_the_registry_and_sets_a_dataset(cli_store, cli):
     assert "posetrack18" in cli("skeleton", "coco").output
     r = cli("skeleton", "coco", "--set", "crowdpose14")
     assert r.exit_code == 1 and "has 17 joints; skeleton 'crowdpose14' has 14" in r.stderr
+
+
+def test_sql_streams_csv_and_json_and_keeps_duckdb_hints(cli_store, cli):
+    tmp, _ = cli_store
+    r = cli("sql", "SELECT image_id, x FROM keypoints ORDER BY instance_id LIMIT 3", "--csv")
+    lines = r.stdout.splitlines()
+    assert r.exit_code == 0 and lines[0] == "image_id,x" and len(lines) == 4
+    assert lines[1].split(",", 1)[1].startswith('"[')  # a pose list as JSON in one cell
+    r = cli("sql", "SELECT image_id FROM images ORDER BY 1 LIMIT 2", "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
+    r = cli("sql", "SELECT count(*) FROM keypoint")
+    assert r.exit_code == 1 and 'Did you mean "keypoints"' in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("sql", "SELECT image_id FROM images", "--limit", "5")
+    assert r.exit_code == 0 and "30 rows (25 not shown" in r.stdout
+
+
+def test_sql_parquet_refuses_to_write_inside_the_store(cli_store, cli):
+    tmp, _ = cli_store
+    target = tmp / "store" / "images" / "mine.parquet"
+    r = cli("sql", "SELECT 1 AS x", "--parquet", target)
+    assert r.exit_code == 1 and "inside the store" in r.stderr and not target.exists()
+    r = cli("sql", "SELECT 1 AS x", "--parquet", tmp / "out.parquet")
+    assert r.exit_code == 0 and (tmp / "out.parquet").is_file()

@@ -201,11 +201,29 @@ def _write_yolo(
         ids = tables["images"]["image_id"].to_numpy()
         starts = np.searchsorted(line_image, ids, side="left")
         stops = np.searchsorted(line_image, ids, side="right")
+        # images that share a file name share its label file: their lines go together
+        # (one written after the other would overwrite it)
+        by_target: dict[Path, list[str]] = {}
         for name, a, b in zip(files, starts, stops):
             target = safe_relative(f"labels/{split}/{label_path(name)}", out)
+            by_target.setdefault(target, []).extend(lines[a:b])
+        shared = len(files) - len(by_target)
+        for target, label in by_target.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text("".join(line + "\n" for line in lines[a:b]))
+            target.write_text("".join(line + "\n" for line in label))
             written.append(target)
+        if shared:
+            import warnings
+
+            from posestore.formats import SourceWarning
+
+            warnings.warn(
+                SourceWarning(
+                    f"split {split}: {shared} images share a file name with another image; "
+                    "their labels are written together in one label file"
+                ),
+                stacklevel=2,
+            )
         if crowd or outside:
             import warnings
 
@@ -218,6 +236,18 @@ def _write_yolo(
                 ),
                 stacklevel=2,
             )
+    if len(parts) == 1:
+        import warnings
+
+        from posestore.formats import SourceWarning
+
+        warnings.warn(
+            SourceWarning(
+                f"one split ({next(iter(parts))}): data.yaml's train and val both name it, so a "
+                "model would validate on its training data; export the other splits too"
+            ),
+            stacklevel=2,
+        )
     yaml = out / "data.yaml"
     yaml.write_text(
         data_yaml(

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strict import differences
 
@@ -54,8 +54,19 @@ def coco_documents(draw):
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
+ALL_EMPTY = {  # found by this test: a file whose every keypoints list is empty
+    "images": [{"id": 1, "file_name": "0000.jpg", "width": 640, "height": 480}],
+    "annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "keypoints": [], "num_keypoints": 0,
+         "iscrowd": 0}
+    ],
+    "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b", "c"], "skeleton": []}],
+}  # fmt: skip
+
+
 @SETTINGS
 @given(doc=coco_documents())
+@example(doc=ALL_EMPTY)
 def test_coco_instances_round_trip_through_pose_rows(doc):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "person_keypoints_val.json"

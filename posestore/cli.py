@@ -405,8 +405,15 @@ def cmd_export(args) -> int:
                 query=args.query, images=args.images, image_root=args.image_root,
                 progress=progress, skeleton=args.skeleton,
             )  # fmt: skip
-    for p in written:
-        print(f"wrote {p}")
+    if len(written) <= 5:
+        for p in written:
+            print(f"wrote {p}")
+    else:  # a YOLO folder of label files: a summary, not a line each
+        kinds: dict[str, int] = {}
+        for p in written:
+            kinds[p.suffix or p.name] = kinds.get(p.suffix or p.name, 0) + 1
+        summary = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+        print(f"wrote {len(written):,} files under {args.out} ({summary})")
     return 0
 
 

@@ -738,6 +738,17 @@ class Store:
                 ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
             parts[s] = self.split_tables(dataset, s, ids)
         whole = split is None and selected is None
+        exported = sum(len(p["instances"]) for p in parts.values())
+        if not exported and any(len(p["images"]) for p in parts.values()):
+            import warnings
+
+            from posestore.formats import SourceWarning
+
+            images_out = sum(len(p["images"]) for p in parts.values())
+            warnings.warn(
+                SourceWarning(f"the export holds {images_out:,} images and no annotations"),
+                stacklevel=2,
+            )
         fmt = format or info["format"]
         image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
         written = write_dataset(

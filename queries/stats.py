@@ -277,7 +277,8 @@ def _over_splits(joints: list[dict]) -> list[dict]:
     merged: dict = {}
     for j in joints:
         m = merged.setdefault(
-            (j["category"], j["joint"]), {**j, "rows": 0, "labelled": 0, "visible": 0}
+            (j["category"], j["joint"]),
+            {**j, "split": "all splits", "rows": 0, "labelled": 0, "visible": 0},
         )
         for k in ("rows", "labelled", "visible"):
             m[k] += j[k]

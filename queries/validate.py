@@ -93,6 +93,16 @@ CHECKS = (
            WHERE n.dataset = $1 AND n.num_keypoints IS NOT NULL AND n.num_keypoints <> coalesce(j.labelled, 0)""",
     ),
     Check(
+        "no_annotations",
+        "warning",
+        "splits with images but no annotations (CVAT's COCO exporter drops point labels that "
+        "are not skeletons)",
+        """SELECT i.split, count(*) AS images FROM images i
+           WHERE i.dataset = $1 AND NOT EXISTS (
+               SELECT 1 FROM instances n WHERE n.dataset = $1 AND n.split = i.split)
+           GROUP BY 1""",
+    ),
+    Check(
         "joint_outside_box",
         "warning",
         "labelled joints outside their instance's box (by more than a pixel)",

@@ -113,6 +113,9 @@ def test_sizes_come_from_image_headers_when_images_are_beside(tmp_path):
     assert next(read_fashionai(bare, "f"))["images"]["width"].null_count == 3
 
 
+@pytest.mark.filterwarnings(
+    "ignore:.*images are written without width"
+)  # expected here; not what this test checks
 def test_coco_export_loads_with_pycocotools_one_annotation_per_row(store, tmp_path):
     from pycocotools.coco import COCO
 

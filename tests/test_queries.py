@@ -163,6 +163,7 @@ def _yolo_expected(doc: dict) -> dict[str, list[list[float]]]:
     return out
 
 
+@pytest.mark.filterwarnings("ignore:.*one split")  # expected here; not what this test checks
 @pytest.mark.real
 def test_yolo_pose_export_matches_the_coco_json_line_by_line(coco_val, tmp_path):
     store, doc = coco_val
@@ -184,6 +185,7 @@ def test_yolo_pose_export_matches_the_coco_json_line_by_line(coco_val, tmp_path)
             assert g == pytest.approx(e, abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:.*one split")  # expected here; not what this test checks
 def test_yolo_pose_of_mixed_garments_shares_one_named_joint_space(store, tmp_path):
     csv_path = synthetic.fashionai_csv(tmp_path / "fa" / "train.csv", n_rows=20, images=True)
     store.ingest(csv_path, dataset="fa")

@@ -65,6 +65,8 @@ def write_dataset(
 
         return write_coco_results(parts, meta, out)
     if fmt == "coco":
+        if meta.get("format") != "coco":
+            _warn_unsized(parts)
         return _write_coco(parts, meta, out, progress)
     if fmt == "fashionai":
         return _write_fashionai(parts, meta, out, progress)
@@ -73,6 +75,29 @@ def write_dataset(
     if fmt == "yolo-pose":
         return _write_yolo(parts, out, progress, image_dirs or {})
     raise AssertionError(fmt)
+
+
+def _warn_unsized(parts: dict[str, schema.Tables]) -> None:
+    """COCO images carry a width and height; say how many the source did not give."""
+    import warnings
+
+    import pyarrow.compute as pc
+
+    from posestore.formats import SourceWarning
+
+    unsized = sum(
+        pc.sum(pc.or_(pc.is_null(t["images"]["width"]), pc.is_null(t["images"]["height"]))).as_py()
+        or 0
+        for t in parts.values()
+    )
+    if unsized:
+        warnings.warn(
+            SourceWarning(
+                f"{unsized:,} images are written without width and height: the source does "
+                "not give them (ingest with the images beside the source to read their sizes)"
+            ),
+            stacklevel=3,
+        )
 
 
 def image_destination(fmt: str, meta: dict, out: Path, split: str, file_name: str) -> Path:

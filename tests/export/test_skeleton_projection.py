@@ -135,6 +135,7 @@ def test_real_coco_crowdpose_and_aic_merge_and_load_in_pycocotools(store, tmp_pa
     _check_merged(store, list(files), docs, tmp_path, "val")
 
 
+@pytest.mark.filterwarnings("ignore:.*one split")  # expected here; not what this test checks
 def test_yolo_flip_and_sigmas_come_from_the_registry(store, tmp_path):
     doc = _crowdpose_doc(6)
     store.ingest(synthetic.write_json(doc, tmp_path / "crowd.json"), dataset="crowd")
@@ -146,6 +147,8 @@ def test_yolo_flip_and_sigmas_come_from_the_registry(store, tmp_path):
     assert "kpt_oks_sigmas: [0.079, 0.079, 0.072" in yaml
 
 
+@pytest.mark.filterwarnings("ignore:.*crowd annotations left out")
+@pytest.mark.filterwarnings("ignore:.*one split")  # expected here; not what this test checks
 def test_synthetic_datasets_merge_into_one_yolo_pose_folder(store, tmp_path):
     coco, crowd = _coco_and_crowd(store, tmp_path, 5, 4)
     out = tmp_path / "yolo"

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strict import differences
@@ -64,6 +65,7 @@ ALL_EMPTY = {  # found by this test: a file whose every keypoints list is empty
 }  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore:.*the export holds")  # expected here; not what this test checks
 @SETTINGS
 @given(doc=coco_documents())
 @example(doc=ALL_EMPTY)
@@ -101,6 +103,7 @@ def pyskl_clips(draw):
     return clips
 
 
+@pytest.mark.filterwarnings("ignore:.*the export holds")  # expected here; not what this test checks
 @SETTINGS
 @given(clips=pyskl_clips())
 def test_pyskl_arrays_round_trip_through_pose_rows(clips):

@@ -113,30 +113,53 @@ def _count_placeholders(records: list, key: str) -> int:
     return sum(1 for r in records if type(r) is dict and r.get(key) == mark)
 
 
+OTHER_COCO_TASKS = ("instances_", "captions_", "image_info_", "stuff_", "panoptic_")
+"""COCO's other annotation tasks: beside ``person_keypoints_*`` files they are left out, by name."""
+
+
 def coco_files(root: Path) -> list[tuple[str, str | None]]:
     """COCO JSON files under a dataset root, as (path relative to the root, task folder).
 
     A PoseSOR root (``assr/assr_train.json``, ``irsr/irsr_test.json``) has one task per
     folder; a COCO root (``annotations/person_keypoints_val2017.json``) has one, ``None``.
-    Where a folder has ``person_keypoints_*`` files, its other COCO tasks (``instances_*``,
-    ``captions_*``) are left out.
+    Every JSON file is read, except COCO's other tasks (``instances_*``, ``captions_*``)
+    beside ``person_keypoints_*`` files: those are left out with a warning naming them.
+    Files that are not regular files (a FIFO) are never opened: they are named too.
     """
-    found = sorted(
-        p
-        for p in root.rglob("*.json")
-        if not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and "images" not in p.relative_to(root).parts[:-1]
-    )
+    found, irregular = [], []
+    for p in sorted(root.rglob("*.json")):
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or "images" in rel.parts[:-1]:
+            continue
+        (found if p.is_file() else irregular).append(p)
     keypoint_folders = {p.parent for p in found if p.name.startswith("person_keypoints_")}
-    out = []
+    out, skipped = [], []
     for p in found:
-        if p.parent in keypoint_folders and not p.name.startswith("person_keypoints_"):
+        if p.parent in keypoint_folders and p.name.startswith(OTHER_COCO_TASKS):
+            skipped.append(p.relative_to(root).as_posix())
             continue
         folder = p.parent.relative_to(root).as_posix()
         if p.name == ROBOFLOW_FILE:  # a split folder: the task is the folder above it
             folder = p.parent.parent.relative_to(root).as_posix() if folder != "." else "."
         out.append(
             (p.relative_to(root).as_posix(), None if folder in (".", "annotations") else folder)
+        )
+    if skipped:
+        warnings.warn(
+            SourceWarning(
+                f"{root}: {len(skipped)} files of other COCO tasks left out beside the "
+                f"person_keypoints files: {', '.join(skipped[:5])}"
+                + (" …" if len(skipped) > 5 else "")
+            ),
+            stacklevel=2,
+        )
+    if irregular:
+        names = ", ".join(p.relative_to(root).as_posix() for p in irregular[:5])
+        warnings.warn(
+            SourceWarning(
+                f"{root}: {len(irregular)} entries are not regular files, not read: {names}"
+            ),
+            stacklevel=2,
         )
     return out
 

@@ -199,6 +199,8 @@ class Store:
         for path in paths:
             if not path.exists():
                 raise SourceError(path, None, "no such file or folder")
+            if not (path.is_file() or path.is_dir()):  # a FIFO or a device would hang a read
+                raise SourceError(path, None, "not a regular file or folder; nothing was read")
         if split is not None:
             check_name(split, "split")
             if len(paths) > 1:
@@ -415,7 +417,9 @@ class Store:
                         ):
                             flush(writer, table, split)
                 if "categories" in part:
-                    categories = _merge_categories(categories, part["categories"], source)
+                    files = [m.get("path") for m in meta.get("splits", {}).values()]
+                    where = f"{source}: {files[0]}" if files and files[0] else source
+                    categories = _merge_categories(categories, part["categories"], where)
                 metadata = _merge_metadata(metadata, meta)
             for table, split in list(waiting):
                 flush(writer, table, split)
@@ -1026,7 +1030,8 @@ def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.T
             raise SourceError(
                 source,
                 f"categories[{i}]",
-                f"category {r['category_id']} differs between split files; ingest them as separate datasets",
+                f"category {r['category_id']} differs from the one the earlier files give; "
+                "ingest the files as separate datasets",
             )
     return pa.concat_tables([have, new.take(keep)]) if keep else have
 

@@ -69,3 +69,28 @@ def test_names_engines_would_type_as_numbers_are_refused(store, tmp_path, cli):
     r = cli("--store", store.root, "ingest", val, "--dataset", "x" * 300)
     assert r.exit_code == 1 and "at most 200" in r.stderr
     assert store.dataset_names() == []
+
+
+def test_every_file_of_a_folder_is_read_or_named(store, tmp_path):
+    import os
+
+    import pytest
+
+    from posestore.formats import SourceWarning
+
+    root = tmp_path / "annotations"
+    synthetic.write_json(
+        synthetic.coco_keypoints(4, seed=1), root / "person_keypoints_val2017.json"
+    )
+    synthetic.write_json(synthetic.coco_keypoints(3, seed=2), root / "instances_val2017.json")
+    synthetic.write_json(
+        synthetic.coco_keypoints(5, seed=3), root / "cvat_person_keypoints_extra.json"
+    )
+    os.mkfifo(root / "stuck.json")  # a FIFO would block a read forever
+    with pytest.warns(SourceWarning) as caught:
+        (done,) = store.ingest(tmp_path, dataset="c")
+    said = " ".join(str(w.message) for w in caught)
+    assert "instances_val2017.json" in said and "stuck.json" in said
+    assert sorted(done.splits) == ["cvat_person_keypoints_extra", "val2017"]
+    with pytest.raises(Exception, match="not a regular file"):
+        store.ingest(root / "stuck.json", dataset="s")

@@ -126,7 +126,8 @@ def coco_files(root: Path) -> list[tuple[str, str | None]]:
     beside ``person_keypoints_*`` files: those are left out with a warning naming them.
     Files that are not regular files (a FIFO) are never opened: they are named too.
     """
-    found, irregular = [], []
+    found: list[Path] = []
+    irregular: list[Path] = []
     for p in sorted(root.rglob("*.json")):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or "images" in rel.parts[:-1]:

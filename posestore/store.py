@@ -132,6 +132,15 @@ class Store:
     def dataset_names(self) -> list[str]:
         return sorted(p.name.split("=", 1)[1] for p in (self.root / "datasets").glob("dataset=*"))
 
+    def _joint_counts(self, dataset: str) -> dict[int, int]:
+        """Per category of the dataset, the most joints one of its instances carries."""
+        rows = self.sql(
+            "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
+            "AND num_joints > 0 AND category_id IS NOT NULL GROUP BY 1",
+            params=[dataset],
+        ).fetchall()
+        return {int(c): int(n) for c, n in rows}
+
     def dataset_info(self, dataset: str) -> dict:
         """The dataset's ``datasets`` row as a dict, with ``metadata`` parsed."""
         check_name(dataset)
@@ -263,14 +272,7 @@ class Store:
         merged = _merge_categories(
             old_categories.select(names), new_categories.select(names), f"dataset {dataset}"
         )
-        counts = {
-            c: n
-            for c, n in self.sql(
-                "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
-                "AND num_joints > 0 GROUP BY 1",
-                params=[dataset],
-            ).fetchall()
-        }
+        counts = self._joint_counts(dataset)
         parquet.write_part(staged, joint_meaning.annotate(merged, info["format"], counts))
         members_file = partition_dir(txn, "split_members", dataset) / PART_FILE
         old_members = self._read("split_members", dataset)
@@ -326,16 +328,11 @@ class Store:
         info = self.dataset_info(ground_truth)
         if info["format"] == "coco-results":
             raise StoreError(f"{ground_truth!r} holds predictions, not ground truth")
-        counts = self.sql(
-            "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
-            "AND num_joints > 0 GROUP BY 1",
-            params=[ground_truth],
-        ).fetchall()
         truth = GroundTruth(
             ground_truth,
             self._read("images", ground_truth),
             self._read("categories", ground_truth),
-            {int(c): int(v) for c, v in counts},
+            self._joint_counts(ground_truth),
         )
         name = dataset or default_name(source)
         return Plan(name, "coco-results", partial(read_coco_results, source, name, truth, split))
@@ -564,13 +561,7 @@ class Store:
             else skeleton.skeleton(str(skeleton_name))
         )
         categories = self._read("categories", dataset)
-        counts = dict(
-            self.sql(
-                "SELECT category_id, max(num_joints) FROM instances WHERE dataset = ? "
-                "AND num_joints > 0 GROUP BY 1",
-                params=[dataset],
-            ).fetchall()
-        )
+        counts = self._joint_counts(dataset)
         targets = [category] if category is not None else list(counts)
         unknown = [c for c in targets if c not in counts]
         if unknown:

@@ -155,7 +155,8 @@ def _resolve_images(
         if type(ref) is int:
             found = by_id.get(ref, [])
         elif isinstance(ref, str):
-            found = by_name.get(ref) or (by_id.get(int(ref), []) if ref.isdigit() else [])
+            digits = ref.isascii() and ref.isdecimal()
+            found = by_name.get(ref) or (by_id.get(int(ref), []) if digits else [])
         else:
             raise SourceError(file, f"[{k}].image_id", f"expected an id, got {ref!r}")
         if not found:

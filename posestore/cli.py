@@ -179,13 +179,12 @@ def cmd_sql(args) -> int:
         if args.csv or args.json:  # streamed a batch at a time: a result of any size
             _stream(rel, columns, "csv" if args.csv else "json")
             return 0
-        shown = rel.limit(args.limit).fetchall()
-        total = con.sql(f"SELECT count(*) FROM ({args.query})").fetchall()[0][0]
+        shown = rel.limit(args.limit + 1).fetchall()  # one more says whether there are more
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - DuckDB's first line says what is wrong
         raise SelectionError(_duckdb_message(e)) from None
-    _print_table(columns, shown, total)
+    _print_table(columns, shown[: args.limit], more=len(shown) > args.limit)
     return 0
 
 
@@ -234,7 +233,7 @@ def _csv_cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _print_table(columns: list[str], rows: list[tuple], total: int) -> None:
+def _print_table(columns: list[str], rows: list[tuple], more: bool) -> None:
     from rich.table import Table
 
     t = Table(*columns)
@@ -242,10 +241,10 @@ def _print_table(columns: list[str], rows: list[tuple], total: int) -> None:
         t.add_row(*("" if v is None else str(v) for v in r))
     console = _console()
     console.print(t)
-    more = total - len(rows)
     console.print(
-        f"{total:,} rows"
-        + (f" ({more:,} not shown; --limit, --csv or --parquet)" if more > 0 else "")
+        f"the first {len(rows):,} rows; more not shown (--limit, --csv or --parquet)"
+        if more
+        else f"{len(rows):,} rows"
     )
 
 

@@ -26,20 +26,31 @@ def annotate(
     fmt: str,
     joint_counts: Mapping[int, int],
     chosen: Mapping[int, skeleton.Skeleton] | None = None,
+    previous: pa.Table | None = None,
 ) -> pa.Table:
     """``categories`` with the meaning columns filled for every object category with joints.
 
     ``joint_counts``: per category id, the joints its instances carry (a source may name none:
     Halpe's 136). ``chosen``: per category id, a skeleton the user set (from the registry or a
     file of their own); the others are matched by their joint names, else by joint count and
-    format.
+    format. ``previous``: categories whose meaning is already known (a skeleton a user set
+    stays set when another category, or another split, changes); theirs is kept.
     """
+    kept: dict[int, dict] = {}
+    if previous is not None and "canonical" in previous.column_names:
+        for row in previous.to_pylist():
+            if row.get("canonical") is not None and row.get("kind") == "object":
+                kept[row["category_id"]] = {name: row.get(name) for name in MEANING_COLUMNS}
     rows = categories.to_pylist()
     filled: dict[str, list] = {name: [] for name in MEANING_COLUMNS}
     for row in rows:
         names = row.get("keypoints") or []
         count = joint_counts.get(row["category_id"], len(names))
         match = None
+        if row["category_id"] in kept and not (chosen and row["category_id"] in chosen):
+            for name in MEANING_COLUMNS:
+                filled[name].append(kept[row["category_id"]][name])
+            continue
         if row.get("kind") == "object" and count:
             if chosen and row["category_id"] in chosen:
                 match = _chosen(chosen[row["category_id"]], names, count, row)

@@ -273,7 +273,8 @@ class Store:
             old_categories.select(names), new_categories.select(names), f"dataset {dataset}"
         )
         counts = self._joint_counts(dataset)
-        parquet.write_part(staged, joint_meaning.annotate(merged, info["format"], counts))
+        meaning = joint_meaning.annotate(merged, info["format"], counts, previous=old_categories)
+        parquet.write_part(staged, meaning)
         members_file = partition_dir(txn, "split_members", dataset) / PART_FILE
         old_members = self._read("split_members", dataset)
         keep = pc.is_in(old_members["stored_in"], pa.array(kept, pa.string()))
@@ -328,6 +329,8 @@ class Store:
         info = self.dataset_info(ground_truth)
         if info["format"] == "coco-results":
             raise StoreError(f"{ground_truth!r} holds predictions, not ground truth")
+        if dataset == ground_truth:
+            raise StoreError(f"the predictions need a name of their own, not {ground_truth!r}")
         truth = GroundTruth(
             ground_truth,
             self._read("images", ground_truth),
@@ -567,7 +570,11 @@ class Store:
         if unknown:
             raise StoreError(f"dataset {dataset!r} has no category {unknown[0]} with joints")
         annotated = joint_meaning.annotate(
-            categories, info["format"], counts, dict.fromkeys(targets, chosen_skeleton)
+            categories,
+            info["format"],
+            counts,
+            dict.fromkeys(targets, chosen_skeleton),
+            previous=categories,  # the other categories keep what they mean
         )
         txn = self._new_txn()
         with self._txns.discard_unless_committed(txn):
@@ -597,6 +604,10 @@ class Store:
             )
         truth = ground_truth or info["metadata"].get("ground_truth")
         self.dataset_info(truth)
+        if split is not None and not self._check_split(predictions, split):
+            raise StoreError(
+                f"evaluate a split partition of {predictions!r}, not the list {split!r}"
+            )
         splits = [split] if split else list(info["metadata"].get("splits", {}))
         categories = self._read("categories", truth)
         sigmas = joint_meaning.registry_sigmas(categories)
@@ -631,6 +642,16 @@ class Store:
                     "predictions": len(dt["instances"]),
                     "matched": pc.count_distinct(result.joints["dt_instance_id"]).as_py(),
                 }
+            if split:  # the other splits' results stay: linked into the transaction as they are
+                for table in schema.EVAL_TABLES:
+                    for other in self.split_names(predictions)[0]:
+                        live = partition_dir(self.root, table, predictions, other)
+                        if other != split and live.is_dir():
+                            shutil.copytree(
+                                live,
+                                partition_dir(txn, table, predictions, other),
+                                copy_function=os.link,
+                            )
             self._commit(txn, {predictions: list(schema.EVAL_TABLES)}, partial=True)
         return report
 
@@ -805,6 +826,10 @@ class Store:
                     ids = chosen["image_id"].combine_chunks()
                 held = [s] if s in partitions else sorted(set(chosen["split"].to_pylist()))
                 for p in held:
+                    if ids is not None:  # ids are per partition: this partition's only
+                        ids = chosen.filter(pc.equal(chosen["split"], p))[
+                            "image_id"
+                        ].combine_chunks()
                     tables = self.split_tables(d, p, ids)
                     if info["format"] == "pyskl":
                         tables = clips_as_stills(tables)
@@ -977,10 +1002,12 @@ def _split_members(dataset: str, members: list[pa.Table]) -> pa.Table:
     split lists a source names, in source order."""
     rows = pa.concat_tables([t.cast(_MEMBER_COLUMNS) for t in members])
     split = pc.dictionary_encode(rows["split"].combine_chunks()).indices.to_numpy()
+    stored = pc.dictionary_encode(rows["stored_in"].combine_chunks()).indices.to_numpy()
     image = rows["image_id"].to_numpy()
-    order = np.lexsort((np.arange(len(rows)), image, split))  # stable within a (split, image)
+    order = np.lexsort((np.arange(len(rows)), image, stored, split))  # stable within a key
+    key = [split[order], stored[order], image[order]]
     first = np.ones(len(order), dtype=bool)
-    first[1:] = (split[order][1:] != split[order][:-1]) | (image[order][1:] != image[order][:-1])
+    first[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in key])
     rows = rows.take(pa.array(np.sort(order[first])))
     rows = rows.append_column("dataset", schema.constant(dataset, len(rows)))
     return schema.conform("split_members", rows)

@@ -37,6 +37,8 @@ def select_images(
                     f"the query gives {', '.join(sorted(columns))}; it must give image_id "
                     "(and may give dataset and split)"
                 )
+            if "split" not in columns:
+                _ids_name_one_image(con)
             keys = ["image_id", *(k for k in ("dataset", "split") if k in columns)]
             on = " AND ".join(f"q.{k} = s.{k}" for k in keys)
             sql = (
@@ -51,6 +53,19 @@ def select_images(
     finally:
         if selection is not None:
             con.unregister("_selection")
+
+
+def _ids_name_one_image(con) -> None:
+    """A query giving ``image_id`` alone selects by id across the scope's splits: refused
+    where two splits number their images alike (Roboflow's train/valid/test from 0)."""
+    splits, unique = con.sql(
+        "SELECT count(DISTINCT split), count(*) = count(DISTINCT image_id) FROM images"
+    ).fetchall()[0]
+    if splits > 1 and not unique:
+        raise SelectionError(
+            "the splits of this dataset reuse image ids, so an image_id alone names several "
+            "images: give --split, or have the query return split beside image_id"
+        )
 
 
 def read_selected(

@@ -197,3 +197,41 @@ def test_stats_of_predictions_show_per_joint_error_classes(store, tmp_path):
 
     page = html_report(store.stats("pred"), store)
     assert "<h3>per-joint error</h3>" in page and "<th>inversion</th>" in page
+
+
+def test_eval_of_one_split_keeps_the_others_and_refuses_unknown_splits(store, tmp_path):
+    val = synthetic.coco_keypoints(6, seed=1)
+    train = synthetic.coco_keypoints(6, seed=2, first_image_id=100, first_annotation_id=900)
+    paths = [
+        synthetic.write_json(val, tmp_path / "person_keypoints_val.json"),
+        synthetic.write_json(train, tmp_path / "person_keypoints_train.json"),
+    ]
+    store.ingest(paths, dataset="gt")
+    results = synthetic.coco_predictions(val, seed=1) + synthetic.coco_predictions(train, seed=2)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    store.ingest(path, format="coco-results", ground_truth="gt", dataset="pred")
+    store.eval("pred")
+    before = dict(store.sql("SELECT split, count(*) FROM eval_matches GROUP BY 1").fetchall())
+    store.eval("pred", split="val")
+    after = dict(store.sql("SELECT split, count(*) FROM eval_matches GROUP BY 1").fetchall())
+    assert set(before) == {"val", "train"} and after == before
+    with pytest.raises(Exception, match="no split 'vall'"):
+        store.eval("pred", split="vall")
+    assert (
+        dict(store.sql("SELECT split, count(*) FROM eval_matches GROUP BY 1").fetchall()) == before
+    )
+
+
+def test_predictions_cannot_take_their_ground_truths_name(store, tmp_path):
+    doc = synthetic.coco_keypoints(12, seed=2)
+    store.ingest(synthetic.write_json(doc, tmp_path / "person_keypoints_val.json"), dataset="gt")
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(synthetic.coco_predictions(doc)))
+    with pytest.raises(Exception, match="a name of their own"):
+        store.ingest(path, format="coco-results", ground_truth="gt", dataset="gt")
+    results = synthetic.coco_predictions(doc)
+    results[0]["image_id"] = "²"
+    path.write_text(json.dumps(results))
+    with pytest.raises(SourceError, match=r"\[0\]\.image_id"):
+        store.ingest(path, format="coco-results", ground_truth="gt", dataset="p")

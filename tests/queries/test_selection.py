@@ -73,3 +73,16 @@ def test_a_query_without_image_id_is_one_clear_error(two_datasets, tmp_path):
     store, _ = two_datasets
     with pytest.raises(SelectionError, match="must give image_id"):
         store.select_images("narrow", query="SELECT 1 AS x")
+
+
+def test_an_image_id_alone_is_refused_where_splits_reuse_ids(store, tmp_path):
+    root = synthetic.roboflow_root(tmp_path / "rf")  # ids restart at 0 in every split
+    store.ingest(root, dataset="rf")
+    with pytest.raises(SelectionError, match="reuse image ids"):
+        store.select_images("rf", query="SELECT image_id FROM images WHERE image_id = 0")
+    one = store.select_images("rf", "valid", query="SELECT image_id FROM images WHERE image_id = 0")
+    assert one.to_pylist() == [{"split": "valid", "image_id": 0}]
+    both = store.select_images(
+        "rf", query="SELECT split, image_id FROM images WHERE image_id = 0 AND split <> 'test'"
+    )
+    assert sorted(both["split"].to_pylist()) == ["train", "valid"]

@@ -23,14 +23,13 @@ import pyarrow.compute as pc
 
 from posestore import schema
 from posestore.errors import SourceError
+from posestore.formats import RESULTS_DERIVED_KEY, RESULTS_SOURCE_ID_KEY
 
 from .coco import read_coco_document
 
 REQUIRED = ("image_id", "category_id", "keypoints", "score")
-DERIVED_KEY = "__derived__"
-"""Per record, the fields posestore derived (``bbox``, ``area``): the writer leaves them out."""
-SOURCE_ID_KEY = "__image_id__"
-"""Per record, a string ``image_id`` as the file wrote it (resolved to the ground truth's id)."""
+DERIVED_KEY = RESULTS_DERIVED_KEY
+SOURCE_ID_KEY = RESULTS_SOURCE_ID_KEY
 
 
 @dataclass

@@ -74,6 +74,14 @@ COCO17_SKELETON = (
 )
 """COCO's 17 person joints and its 1-based skeleton."""
 
+# -- COCO results (predictions) ------------------------------------------------
+
+RESULTS_DERIVED_KEY = "__derived__"
+"""Kept in a prediction's ``attributes``: the fields posestore derived (``bbox``, ``area``) as
+``loadRes`` does; the writer leaves them out."""
+RESULTS_SOURCE_ID_KEY = "__image_id__"
+"""Kept in a prediction's ``attributes``: a string ``image_id`` as the file wrote it."""
+
 # -- FashionAI ---------------------------------------------------------------
 
 FASHIONAI_JOINTS = (

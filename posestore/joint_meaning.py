@@ -134,10 +134,11 @@ def registry_sigmas(categories: pa.Table) -> dict[int, list[float]]:
 
 
 def registry_flips(categories: pa.Table) -> dict[int, list[int]]:
-    """Per object category whose every joint has a mirror, the mirror joint indices."""
+    """Per object category with known mirrors, the mirror joint indices (a joint whose mirror
+    the category lacks is its own)."""
     objects = categories.filter(pc.equal(categories["kind"], "object"))
     return {
-        row["category_id"]: row["flip"]
+        row["category_id"]: [i if f is None else f for i, f in enumerate(row["flip"])]
         for row in objects.select(["category_id", "flip"]).to_pylist()
-        if row["flip"] and all(f is not None for f in row["flip"])
+        if row["flip"]
     }

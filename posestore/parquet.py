@@ -38,11 +38,7 @@ def write_part(
         compression_level=ZSTD_LEVEL,
         store_schema=False,
         use_dictionary=[
-            leaf
-            for name, paths in leaves.items()
-            if name not in PLAIN_COLUMNS
-            for leaf in paths
-            if leaf not in encoding
+            leaf for name, paths in leaves.items() for leaf in paths if leaf not in encoding
         ],
         column_encoding=encoding or None,
         # dataset and split hold one value per file, which the folder names already give
@@ -84,11 +80,8 @@ of 1M rows were 250 MB each, written one per thread after the reader had finishe
 # keypoints (zstd after each; size and write time per row, dictionary → chosen):
 #   ids run in blocks (a joint row per instance): delta-coded, COCO instance_id 0.18 → 0.01
 #     B and 19 → 9 ns, the COCO keypoints 11% smaller and a selection by image_id read by
-#     DuckDB no slower; PYSKL's long runs as small as their dictionary;
-#   joint cycles 0..V-1: plain bytes compress to 0.006 B (dictionary 0.015 B) in half the
-#     time, and scan as fast.
+#     DuckDB no slower; PYSKL's long runs as small as their dictionary.
 DELTA_COLUMNS = ("image_id", "instance_id")
-PLAIN_COLUMNS: tuple[str, ...] = ()
 
 
 def _row_group_rows(table: pa.Table, target: int = 32 << 20) -> int:

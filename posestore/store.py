@@ -254,6 +254,11 @@ class Store:
         categories must agree), so the commit swaps in the whole dataset at once."""
         dataset = written.dataset
         info = self.dataset_info(dataset)
+        if info["format"] != written.format:
+            raise StoreError(
+                f"dataset {dataset!r} is {info['format']}; a {written.format} split cannot join "
+                "it (ingest it as a dataset of its own)"
+            )
         old_splits = list(info["metadata"].get("splits", {}))
         kept = [s for s in old_splits if s not in written.splits]
         if not kept:

@@ -64,6 +64,12 @@ def project_tables(tables: schema.Tables, to: str) -> schema.Tables:
                 pv.ravel(),
             )
         )
+    unplanned = pc.invert(pc.is_in(keypoints["category_id"], pa.array(sorted(plans), pa.int64())))
+    if len(keypoints) and pc.any(pc.fill_null(unplanned, True)).as_py():
+        raise StoreError(
+            "some poses have no object category whose joints posestore knows; they cannot be "
+            "projected (check categories and category_id)"
+        )
     projected = pa.concat_tables(blocks) if blocks else schema.empty("keypoints")
     return {
         **tables,

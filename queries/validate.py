@@ -198,6 +198,7 @@ def _swap_finding(store, dataset: str) -> dict | None:
     (``posestore.queries.swaps``; measured in ``benchmarks/swaps.py``), per category whose
     joints' meaning is known."""
     import numpy as np
+    from posestore.queries.subset import arrow_table
     from posestore.queries.swaps import suspected_swaps
 
     from posestore import poses
@@ -214,8 +215,7 @@ def _swap_finding(store, dataset: str) -> dict | None:
             "WHERE dataset = $1 AND category_id = $2 AND len(x) = $3",
             params=[dataset, category, len(canonical)],
         )
-        rows = rel.arrow()
-        rows = rows.read_all() if hasattr(rows, "read_all") else rows
+        rows = arrow_table(rel)
         if not len(rows):
             continue
         n, v = len(rows), len(canonical)

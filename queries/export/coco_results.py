@@ -12,12 +12,10 @@ from pathlib import Path
 import orjson
 
 from posestore import schema
+from posestore.formats import RESULTS_DERIVED_KEY as DERIVED_KEY
+from posestore.formats import RESULTS_SOURCE_ID_KEY as SOURCE_ID_KEY
 
 from .coco import coco_document
-
-DERIVED_KEY = "__derived__"
-SOURCE_ID_KEY = "__image_id__"
-"""The reader's markers (``posestore.ingest.coco_results``), kept in ``attributes``."""
 
 
 def coco_results_records(parts: dict[str, schema.Tables], meta: dict) -> list[dict]:

@@ -37,17 +37,24 @@ def flip_index(names: list[str]) -> list[int]:
 
 def registry_flip(categories: pa.Table, category_ids: list[int], joints: int) -> list[int] | None:
     """``flip_idx`` from the registry's mirror joints, where one category with known mirrors
-    fills the whole joint space (a joint without a mirror is its own); else None."""
-    rows = [r for r in categories.to_pylist() if r["category_id"] in category_ids]
-    if len(rows) != 1 or not rows[0].get("flip") or len(rows[0]["flip"]) != joints:
-        return None
-    return [i if f is None else int(f) for i, f in enumerate(rows[0]["flip"])]
+    fills the whole joint space; else None."""
+    from posestore.joint_meaning import registry_flips
+
+    flips = registry_flips(categories)
+    mine = [flips[c] for c in category_ids if c in flips]
+    return (
+        [int(f) for f in mine[0]]
+        if len(category_ids) == 1 and mine and len(mine[0]) == joints
+        else None
+    )
 
 
 def registry_sigmas(categories: pa.Table, category_ids: list[int]) -> list[float] | None:
     """The OKS sigmas of the one exported category, where the registry knows them."""
-    rows = [r for r in categories.to_pylist() if r["category_id"] in category_ids]
-    return rows[0].get("sigmas") if len(rows) == 1 else None
+    from posestore.joint_meaning import registry_sigmas as known
+
+    sigmas = known(categories)
+    return sigmas.get(category_ids[0]) if len(category_ids) == 1 else None
 
 
 def _swap(word: str) -> str:

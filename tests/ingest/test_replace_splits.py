@@ -94,3 +94,14 @@ def test_every_file_of_a_folder_is_read_or_named(store, tmp_path):
     assert sorted(done.splits) == ["cvat_person_keypoints_extra", "val2017"]
     with pytest.raises(Exception, match="not a regular file"):
         store.ingest(root / "stuck.json", dataset="s")
+
+
+def test_a_split_of_another_format_cannot_join_a_dataset(store, tmp_path):
+    val, _ = _two_splits(tmp_path)
+    store.ingest(val, dataset="coco")
+    csv = synthetic.fashionai_csv(tmp_path / "train.csv", n_rows=4)
+    import pytest
+
+    with pytest.raises(Exception, match="is coco; a fashionai split cannot join"):
+        store.ingest(csv, dataset="coco", split="train")
+    assert store.sql("SELECT DISTINCT split FROM images").fetchall() == [("val2017",)]

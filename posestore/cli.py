@@ -327,7 +327,10 @@ def _print_findings(report: dict) -> None:
 
 def cmd_eval(args) -> int:
     store = _open(args)
-    report = store.eval(args.predictions, ground_truth=args.ground_truth, split=args.split)
+    if len(args.datasets) > 2:
+        raise StoreError("posestore eval takes GT PRED, or PRED alone")
+    *truth, predictions = args.datasets
+    report = store.eval(predictions, ground_truth=truth[0] if truth else None, split=args.split)
     if args.json:
         import orjson
 
@@ -508,11 +511,14 @@ def parser() -> argparse.ArgumentParser:
         "Evaluate a predictions dataset (ingested with --format coco-results --ground-truth GT) "
         "with the categories' OKS sigmas: the ten numbers equal pycocotools' COCOeval. Writes "
         "the eval_matches and eval_joints tables.",
-        example="posestore eval hrnet --split val2017",
+        example="posestore eval coco hrnet --split val2017",
     )  # fmt: skip
-    p.add_argument("predictions", help="the predictions dataset")
     p.add_argument(
-        "--ground-truth", metavar="DATASET", help="[default: the one it was ingested on]"
+        "datasets",
+        nargs="+",
+        metavar="GT PRED",
+        help="the ground truth and the predictions dataset (PRED alone: the ground truth it "
+        "was ingested on)",
     )
     p.add_argument("--split", help="one split [default: every split of the predictions]")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

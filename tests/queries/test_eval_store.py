@@ -170,8 +170,10 @@ def test_eval_on_the_command_line(store, tmp_path, cli):
     assert cli("--store", store.root, "ingest", gt_path, "--dataset", "gt").exit_code == 0
     r = cli("--store", store.root, "ingest", path, "-f", "coco-results", "--ground-truth", "gt")
     assert r.exit_code == 0, r.output
-    r = cli("--store", store.root, "eval", "results", "--json")
+    r = cli("--store", store.root, "eval", "gt", "results", "--json")
     assert r.exit_code == 0, r.output
+    alone = cli("--store", store.root, "eval", "results", "--json")  # GT from the ingest
+    assert alone.exit_code == 0 and json.loads(alone.stdout) == json.loads(r.stdout)
     stats = json.loads(r.stdout)["splits"]["val"]["stats"]
     E = pycocotools_eval(normalise_gt(doc, 17), results, pycocotools_sigmas())
     assert list(stats.values()) == pytest.approx(list(E.stats), abs=1e-9)

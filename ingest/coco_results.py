@@ -95,15 +95,16 @@ def read_coco_results(
         if lacking:
             record[DERIVED_KEY] = lacking
         prepared.append(record)
-    split_names = images["split"].to_pylist()
+    split_names = np.array(images["split"].to_pylist(), dtype=object)
     ids = images["image_id"].to_numpy()
+    placeholders = [{"id": int(c), "name": str(c)} for c in sorted(truth.joints)]
     for name in dict.fromkeys(image_split.tolist()):
         mine = np.flatnonzero(image_split == name)
-        in_split = np.array([s == name for s in split_names])
+        in_split = split_names == name
         doc = {
             "images": [{"id": int(i)} for i in ids[in_split]],
             "annotations": [prepared[k] for k in mine],
-            "categories": [{"id": int(c), "name": str(c)} for c in sorted(truth.joints)],
+            "categories": placeholders,  # resolves category ids; the truth's are kept
         }
         tables = read_coco_document(doc, file, dataset, name, source.name, flavor="coco-results")
         tables["images"] = _images_of(images.filter(pa.array(in_split)), dataset)

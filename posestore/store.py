@@ -311,7 +311,6 @@ class Store:
                 if folder.exists()
                 else 0
             )
-            written.counts[table] = rows[column]
         rows["num_categories"] = len(merged)
         rows["metadata"] = orjson.dumps(metadata).decode()
         parquet.write_part(

@@ -40,6 +40,7 @@ def test_an_explicit_split_replaces_only_that_split(store, tmp_path, cli):
     r = cli("--store", store.root, "ingest", path, "--dataset", "coco", "--split", "train2017")
     assert r.exit_code == 0, r.output
     assert "replaced split train2017 of coco; kept val2017" in r.stdout
+    assert "5 images" in r.stdout  # what this ingest read, not the whole dataset
     counts = dict(store.sql("SELECT split, count(*) FROM images GROUP BY 1").fetchall())
     assert counts == {"val2017": 8, "train2017": 5}
     (info,) = store.datasets().to_pylist()

@@ -18,6 +18,7 @@ same pickle back.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError, ValueNotKept
-from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS
+from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
 
 NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
 KINETICS = frozenset({"frame_inds", "box_score"})
@@ -191,7 +192,8 @@ def _list_members(
     top: dict | None, anns: list[dict], image_ids: np.ndarray, splits: _Splits
 ) -> pa.Table | None:
     """Every split list's clips as ``split_members`` rows (NTU: each clip is in an ``xsub_*``
-    and an ``xview_*`` list); names a list gives that no clip has are left out."""
+    and an ``xview_*`` list). Names a list gives that no clip has get no row, with a warning
+    counting them (the lists themselves are kept whole in the metadata for export)."""
     if top is None or not isinstance(top.get("split"), dict):
         return None
     clip_of: dict[str, int] = {}
@@ -199,10 +201,20 @@ def _list_members(
         if isinstance(a["frame_dir"], str):
             clip_of.setdefault(a["frame_dir"], i)
     names, clips = [], []
+    unknown = 0
     for name, members in top["split"].items():
         found = [clip_of[fd] for fd in members if isinstance(fd, str) and fd in clip_of]
+        unknown += len(members) - len(found)
         names.extend([str(name)] * len(found))
         clips.extend(found)
+    if unknown:
+        warnings.warn(
+            SourceWarning(
+                f"{unknown} names in the split lists are no clip's frame_dir: they are kept in "
+                "the lists (and exported back) but have no split_members row"
+            ),
+            stacklevel=2,
+        )
     clips_a = np.array(clips, dtype=np.int64)
     stored = np.array(splits.names, dtype=object)[splits.codes[clips_a]] if len(clips) else []
     return pa.table(

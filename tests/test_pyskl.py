@@ -157,6 +157,7 @@ def test_3d_keeps_z_and_no_score(store, tmp_path):
     assert name == "spine_shoulder"
 
 
+@pytest.mark.filterwarnings("ignore:.*names in the split lists")  # expected here
 def test_clip_in_two_splits_or_in_none_round_trips_and_is_partitioned_once(store, tmp_path):
     clips = synthetic.pyskl_clips(6)
     fds = [c["frame_dir"] for c in clips]

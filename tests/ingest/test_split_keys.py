@@ -196,3 +196,16 @@ def test_real_ntu_keypoints_are_pose_rows_read_by_plain_engines(store):
     assert lengths == {17}
     members = dict(store.sql("SELECT split, count(*) FROM split_members GROUP BY 1").fetchall())
     assert members == {k: len(v) for k, v in src["split"].items()}
+
+
+def test_list_names_of_no_clip_are_counted_and_kept(store, tmp_path):
+    from posestore.formats import SourceWarning
+
+    clips = synthetic.pyskl_clips(4, seed=3)
+    lists = {"train": [c["frame_dir"] for c in clips] + ["ghost_1", "ghost_2"]}
+    path = synthetic.pyskl_pickle(tmp_path / "ghosts.pkl", clips, lists)
+    with pytest.warns(SourceWarning, match="2 names in the split lists are no clip's"):
+        store.ingest(path, dataset="g")
+    assert store.sql("SELECT count(*) FROM split_members").fetchall() == [(4,)]
+    (back,) = store.export("g", tmp_path / "back.pkl")
+    assert safe_pickle.load(back)["split"] == lists

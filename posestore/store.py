@@ -2,7 +2,8 @@
 
 Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-*.parquet``,
 catalogs ``<store>/<table>/dataset=<name>/part-*.parquet``. The rooms behind it:
-``posestore.transaction`` (lock, journal, swap, recovery), ``posestore.parquet`` (how
+``posestore.transaction`` (locks, commit, recovery), ``posestore.snapshot`` (the version a
+reader reads), ``posestore.parquet`` (how
 parts are written), ``posestore.queries.subset`` (selections read back as Tables);
 staging a source's bundles into a transaction (split partitions, catalogs, split lists)
 is here.
@@ -11,7 +12,6 @@ is here.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,16 +25,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from posestore import joint_meaning, parquet, schema
+from posestore import snapshot as snapshots
 from posestore.errors import SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
-    JOURNAL,
     LOCK_FILE,
     META_DIR,
     PART_FILE,
     TXN_DIR,
     empty_file,
-    has_files,
     table_glob,
 )
 from posestore.queries import subset
@@ -62,7 +61,8 @@ class Ingested:
 def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  # noqa: A001
     """Open the store at ``path`` (default ``$POSESTORE_STORE`` or ``./posestore-data``).
 
-    Finishes or discards any transaction an earlier process left behind.
+    Discards the transactions of writers that died and finishes a commit a crash
+    interrupted; never touches a live writer's transaction.
     """
     root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
@@ -104,6 +104,8 @@ class Store:
         self.root = Path(root)
         self._txns = Transactions(self.root)
         self._con = None
+        self._snap: snapshots.Snapshot | None = None
+        self._previous: snapshots.Snapshot | None = None
         for table in schema.SCHEMAS:
             if not empty_file(self.root, table).is_file():
                 parquet.write_empty(self.root, table)
@@ -121,7 +123,44 @@ class Store:
         self._txns.commit(txn, datasets, partial)
         self._refresh()
 
-    # -- transactions -------------------------------------------------------
+    @property
+    def snapshot(self) -> snapshots.Snapshot:
+        """The version this store reads: the current one when a read begins. The version
+        before stays held too, for results still being read; ``close()`` lets both go."""
+        seq = snapshots.latest_seq(self.root)
+        if self._snap is None or self._snap.seq != seq:
+            if self._previous is not None:
+                self._previous.release()
+            self._previous, self._snap = self._snap, snapshots.current(self.root)
+            if self._con is not None:
+                self._bind()
+        return self._snap
+
+    def close(self) -> None:
+        """Let go of the versions this store holds (the store stays usable)."""
+        for snap in (self._snap, self._previous):
+            if snap is not None:
+                snap.release()
+        self._snap = self._previous = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _link_split(self, txn: Path, table: str, dataset: str, split: str) -> None:
+        """Stage one split partition of the current version unchanged (hard links)."""
+        for f in self.snapshot.files(table, dataset, split):
+            target = partition_dir(txn, table, dataset, split) / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, target)
+
+    def _writing(self, datasets: list[str], progress: Progress | None = None):
+        """Hold the datasets' writer locks (another writer of one of them: wait for it)."""
+
+        def waiting(name: str) -> None:
+            if progress:
+                progress(f"waiting for another writer of {name}", -1, -1)
+
+        return self._txns.writing(datasets, waiting)
 
     # -- catalog --------------------------------------------------------------
 
@@ -130,7 +169,7 @@ class Store:
         return self._read("datasets")
 
     def dataset_names(self) -> list[str]:
-        return sorted(p.name.split("=", 1)[1] for p in (self.root / "datasets").glob("dataset=*"))
+        return self.snapshot.datasets()
 
     def _joint_counts(self, dataset: str) -> dict[int, int]:
         """Per category of the dataset, the most joints one of its instances carries."""
@@ -144,11 +183,11 @@ class Store:
     def dataset_info(self, dataset: str) -> dict:
         """The dataset's ``datasets`` row as a dict, with ``metadata`` parsed."""
         check_name(dataset)
-        d = partition_dir(self.root, "datasets", dataset)
-        if not d.exists():
+        files = self.snapshot.files("datasets", dataset)
+        if not files:
             known = ", ".join(self.dataset_names()) or "none"
             raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
-        row = pq.read_table(d / PART_FILE).to_pylist()[0]
+        row = pq.read_table(files[0]).to_pylist()[0]
         row["metadata"] = orjson.loads(row["metadata"] or "{}")
         return row
 
@@ -161,12 +200,7 @@ class Store:
     ) -> pa.Table:
         """A table (or one dataset's, one split's) as Arrow, in stored order. With ``image_ids``
         each part file is filtered as it is read, so memory follows the selection."""
-        base = (
-            self.root / table
-            if dataset is None
-            else partition_dir(self.root, table, dataset, split)
-        )
-        files = sorted(base.rglob("*.parquet")) if base.exists() else []
+        files = self.snapshot.files(table, dataset, split)
         if not files:
             return schema.empty(table)
         if image_ids is None:
@@ -225,27 +259,28 @@ class Store:
         plans = _chained(plans)
         source = paths[0]  # where the images are found again on export (the first source)
         described = ", ".join(map(str, paths))
-        txn = self._new_txn()
-        done: list[Ingested] = []
-        with self._txns.discard_unless_committed(txn):
-            for plan in plans:
-                start = time.perf_counter()
-                written = self._stage(
-                    txn,
-                    plan.dataset,
-                    plan.format,
-                    described,
-                    plan.read(progress=progress),
-                    progress,
-                    root=str((source if source.is_dir() else source.parent).resolve()),
-                )
-                if plan.dataset in self.dataset_names():
-                    written.replaced = "dataset"
-                    if split is not None:
-                        self._keep_other_splits(txn, written)
-                written.seconds = time.perf_counter() - start
-                done.append(written)
-            self._commit(txn, {w.dataset: list(w.counts) for w in done})
+        with self._writing([plan.dataset for plan in plans], progress):
+            txn = self._new_txn()
+            done: list[Ingested] = []
+            with self._txns.discard_unless_committed(txn):
+                for plan in plans:
+                    start = time.perf_counter()
+                    written = self._stage(
+                        txn,
+                        plan.dataset,
+                        plan.format,
+                        described,
+                        plan.read(progress=progress),
+                        progress,
+                        root=str((source if source.is_dir() else source.parent).resolve()),
+                    )
+                    if plan.dataset in self.dataset_names():
+                        written.replaced = "dataset"
+                        if split is not None:
+                            self._keep_other_splits(txn, written)
+                    written.seconds = time.perf_counter() - start
+                    done.append(written)
+                self._commit(txn, {w.dataset: list(w.counts) for w in done})
         return done
 
     def _keep_other_splits(self, txn: Path, written: Ingested) -> None:
@@ -265,11 +300,7 @@ class Store:
             return
         for table in (*schema.SPLIT_TABLES, *schema.EVAL_TABLES):
             for s in kept:
-                live = partition_dir(self.root, table, dataset, s)
-                if live.is_dir():
-                    shutil.copytree(
-                        live, partition_dir(txn, table, dataset, s), copy_function=os.link
-                    )
+                self._link_split(txn, table, dataset, s)
         staged = partition_dir(txn, "categories", dataset) / PART_FILE
         new_categories = pq.read_table(staged) if staged.exists() else schema.empty("categories")
         old_categories = self._read("categories", dataset)
@@ -461,37 +492,48 @@ class Store:
 
     def rm(self, dataset: str) -> None:
         """Remove a dataset from every table, atomically."""
-        self.dataset_info(dataset)
-        txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
-            self._commit(txn, {dataset: []})
+        with self._writing([dataset]):
+            self.dataset_info(dataset)
+            txn = self._new_txn()
+            with self._txns.discard_unless_committed(txn):
+                self._commit(txn, {dataset: []})
 
     # -- query ----------------------------------------------------------------
 
     @property
     def connection(self):
-        """A DuckDB connection with a view per table (and the convenience views)."""
+        """A DuckDB connection with a view per table (and the convenience views) over the
+        store's current version: a query reads one version whole, whatever commits run."""
         if self._con is None:
             import duckdb
 
             self._con = duckdb.connect()
-            self._refresh()
+            self._bind()
+        self.snapshot  # noqa: B018 - rebinds the views when a commit made a newer version
         return self._con
 
     def _refresh(self) -> None:
-        if self._con is None:
-            return
+        self.snapshot  # noqa: B018 - rebinds the views when a commit made a newer version
+
+    def _bind(self) -> None:
         from posestore.connect import create_views
 
         def empty_table(con, table: str) -> None:
             con.register(f"_empty_{table}", schema.empty(table))
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
 
-        create_views(self._con, self.root, empty_table, scope=self._scope)
+        create_views(self._con, self.snapshot, empty_table, scope=self._scope)
 
     def table_glob(self, table: str) -> str:
-        """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
+        """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``):
+        the Hive folders of the current version (``files`` for one version's exact list)."""
         return table_glob(self.root, table)
+
+    def files(self, table: str) -> list[str]:
+        """The files of ``table`` in the version this store reads: what another engine
+        reads for the isolation posestore's own queries have (a commit running meanwhile
+        changes nothing in them until ``close()``)."""
+        return [str(f) for f in self.snapshot.files(table)]
 
     def sql(self, query: str, params: list | None = None):
         """Run SQL over the store's tables; returns a DuckDB relation (``.pl()``, ``.arrow()``)."""
@@ -503,16 +545,18 @@ class Store:
 
         if table not in schema.SCHEMAS:
             raise StoreError(f"no table {table!r}; tables: {', '.join(schema.SCHEMAS)}")
-        if not has_files(self.root, table):
+        files = self.files(table)
+        if not files:
             return pl.from_arrow(schema.empty(table)).lazy()
-        return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
+        return pl.scan_parquet(files, hive_partitioning=False)
 
     def scoped(self, dataset: str, split: str | None = None) -> Store:
         """The same store seen through one dataset (and one split partition or split list
         of it): its connection's tables and views hold only those images and what hangs off
         them, and the eval tables of predictions made on it."""
         view = Store.__new__(Store)
-        view.root, view._con = self.root, None
+        view.root, view._con, view._txns = self.root, None, self._txns
+        view._snap = view._previous = None
         view._scope = (dataset, split, split is None or self._check_split(dataset, split))
         return view
 
@@ -558,6 +602,12 @@ class Store:
         """Set (or correct) what a dataset's joints mean, without re-ingesting: every object
         category with joints (or ``category``) takes a registry skeleton by name, or a skeleton
         file of the user's own. Returns the new ``categories`` rows."""
+        with self._writing([dataset]):
+            return self._set_skeleton(dataset, skeleton_name, category)
+
+    def _set_skeleton(
+        self, dataset: str, skeleton_name: str | os.PathLike, category: int | None
+    ) -> pa.Table:
         from posestore import skeleton
 
         info = self.dataset_info(dataset)
@@ -598,6 +648,10 @@ class Store:
         Returns ``{"ground_truth", "predictions", "splits": {split: {"stats", "notes",
         "predictions", "matched"}}}``.
         """
+        with self._writing([predictions]):
+            return self._eval(predictions, ground_truth, split)
+
+    def _eval(self, predictions: str, ground_truth: str | None, split: str | None) -> dict:
         from posestore.queries.evaluate import STAT_NAMES, evaluate_keypoints
 
         info = self.dataset_info(predictions)
@@ -649,13 +703,8 @@ class Store:
             if split:  # the other splits' results stay: linked into the transaction as they are
                 for table in schema.EVAL_TABLES:
                     for other in self.split_names(predictions)[0]:
-                        live = partition_dir(self.root, table, predictions, other)
-                        if other != split and live.is_dir():
-                            shutil.copytree(
-                                live,
-                                partition_dir(txn, table, predictions, other),
-                                copy_function=os.link,
-                            )
+                        if other != split:
+                            self._link_split(txn, table, predictions, other)
             self._commit(txn, {predictions: list(schema.EVAL_TABLES)}, partial=True)
         return report
 
@@ -667,9 +716,9 @@ class Store:
         info = self.dataset_info(dataset)
         partitions = list(info["metadata"].get("splits", {}))
         lists = []
-        folder = partition_dir(self.root, "split_members", dataset)
-        if folder.exists():
-            names = pq.read_table(folder, columns=["split"])["split"]
+        files = self.snapshot.files("split_members", dataset)
+        if files:
+            names = pa.concat_tables(pq.read_table(f, columns=["split"]) for f in files)["split"]
             lists = [n for n in dict.fromkeys(names.to_pylist()) if n not in partitions]
         return partitions, lists
 

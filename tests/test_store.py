@@ -20,7 +20,7 @@ from conftest import real_dir
 from posestore.queries import subset
 
 import posestore
-from posestore import parquet, schema, synthetic, transaction
+from posestore import parquet, schema, synthetic
 from posestore import store as store_module
 
 
@@ -246,36 +246,6 @@ def test_ingest_killed_midway_leaves_the_previous_version_whole(store, tmp_path)
     assert reopened.sql("SELECT count(*) FROM joints WHERE dataset = 'd'").fetchall()[0][0] == (
         sum(len(a["keypoints"]) // 3 for a in json.loads(old.read_bytes())["annotations"])
     )
-
-
-def test_crash_in_the_middle_of_the_swap_is_finished_on_next_open(store, tmp_path, monkeypatch):
-    store.ingest(
-        synthetic.write_json(synthetic.coco_keypoints(10, seed=1), tmp_path / "old.json"),
-        dataset="d",
-    )
-    new = synthetic.write_json(synthetic.coco_keypoints(25, seed=2), tmp_path / "new.json")
-    real_rename = transaction.rename
-    calls = {"n": 0}
-
-    class Crash(BaseException):
-        pass
-
-    def crashing_rename(src, dst):
-        calls["n"] += 1
-        if calls["n"] == 5:  # some tables swapped, others not
-            raise Crash
-        real_rename(src, dst)
-
-    monkeypatch.setattr(transaction, "rename", crashing_rename)
-    with pytest.raises(Crash):
-        store.ingest(new, dataset="d")
-    monkeypatch.setattr(transaction, "rename", real_rename)
-    reopened = posestore.open(store.root)
-    n_images = reopened.sql("SELECT count(*) FROM images WHERE dataset='d'").fetchall()[0][0]
-    n_frames = reopened.sql("SELECT count(*) FROM frames WHERE dataset='d'").fetchall()[0][0]
-    assert n_images == n_frames == 25
-    assert reopened.dataset_info("d")["num_images"] == 25
-    assert list((store.root / store_module.META_DIR / store_module.TXN_DIR).iterdir()) == []
 
 
 def test_default_store_comes_from_the_environment(tmp_path, monkeypatch):

@@ -109,8 +109,7 @@ class Store:
         for table in schema.SCHEMAS:
             if not empty_file(self.root, table).is_file():
                 parquet.write_empty(self.root, table)
-        with self._txns.locked():
-            self._txns.recover()
+        self._txns.recover_and_clean()
 
     def __repr__(self) -> str:
         return f"posestore.Store({str(self.root)!r})"

@@ -63,6 +63,7 @@ class Transactions:
         for sub in (TXN_DIR, DATA_DIR, snapshot.SNAPSHOT_DIR, TMP_DIR, LOCKS_DIR):
             (self.meta / sub).mkdir(parents=True, exist_ok=True)
         self._held: dict[Path, int] = {}  # transaction folder → its lock's descriptor
+        self._trash: list[Path] = []  # moved aside under the lock, deleted after it
 
     # -- locks ------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class Transactions:
             self.sync(tables, datasets)
             self._mark_synced(seq)
             self.vacuum()
+        self._empty_trash()
 
     def _write_snapshot(self, seq: int, tables: dict) -> int:
         path = snapshot.snapshot_path(self.root, seq)
@@ -178,9 +180,7 @@ class Transactions:
         live = partition_dir(self.root, table, name)
         if entry is None or not entry["files"]:
             if live.exists():
-                trash = self.meta / TMP_DIR / uuid.uuid4().hex
-                os.replace(live, trash)
-                shutil.rmtree(trash, ignore_errors=True)
+                self._throw_away(live)
             return
         source = snapshot.data_folder(self.root, entry["dir"], table, name)
         if live.is_dir() and _same_files(live, source, entry["files"]):
@@ -191,7 +191,7 @@ class Transactions:
             os.link(source / f, staged / f)
         if live.exists():
             exchange(staged, live)
-            shutil.rmtree(staged, ignore_errors=True)
+            self._trash.append(staged)  # now the old files
         else:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, live)
@@ -229,12 +229,28 @@ class Transactions:
                 used.update(e["dir"] for e in entries.values())
         for folder in (self.meta / DATA_DIR).iterdir():
             if folder.name not in used:
-                shutil.rmtree(folder, ignore_errors=True)
+                self._throw_away(folder)
         for leftover in (self.meta / TMP_DIR).iterdir():
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
+            if leftover not in self._trash:
+                self._throw_away(leftover)
+
+    def _throw_away(self, path: Path) -> None:
+        """Move ``path`` aside (one rename, under the lock); ``_empty_trash`` deletes it."""
+        if path.parent != self.meta / TMP_DIR:
+            aside = self.meta / TMP_DIR / f"trash-{uuid.uuid4().hex}"
+            os.replace(path, aside)
+            path = aside
+        self._trash.append(path)
+
+    def _empty_trash(self) -> None:
+        """Delete what the last commit moved aside, after the store's lock is released (file
+        systems take milliseconds per folder removed; other writers need not wait)."""
+        trash, self._trash = self._trash, []
+        for path in trash:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
             else:
-                leftover.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
 
     def recover(self) -> None:
         """Under the store's lock: drop the transactions of writers that died (never a live
@@ -264,6 +280,12 @@ class Transactions:
             self.sync(snapshot.read(self.root, seq).tables)
             self._mark_synced(seq)
         self.vacuum()
+
+    def recover_and_clean(self) -> None:
+        """``recover`` under the store's lock, then delete what it threw away."""
+        with self.locked():
+            self.recover()
+        self._empty_trash()
 
     def _adopt(self) -> int:
         """A store from before snapshots: its Hive folders become version 1 (hard links)."""

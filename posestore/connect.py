@@ -92,6 +92,8 @@ def connect(root: Path):
     import duckdb
 
     snap = snapshots.current(Path(root))
+    if snap.seq == 0 and any(Path(root).glob("*/dataset=*")):
+        return None  # written before versions existed: ``posestore.open`` adopts it first
     _HELD.append(snap)
     con = duckdb.connect()
     return con if create_views(con, snap) else None

@@ -220,3 +220,21 @@ def test_readers_never_see_a_mix_while_a_dataset_is_re_ingested(store, tmp_path)
     posestore.open(store.root)  # recovery removes what no one holds
     assert len(snapshot.sequences(store.root)) == 1
     assert len(list((store.root / META_DIR / DATA_DIR).iterdir())) == 1
+
+
+def test_a_store_from_before_versions_is_adopted_whole(store, tmp_path, cli):
+    src = coco(tmp_path, "a", 30, 1)
+    store.ingest(src, dataset="d")
+    meta = store.root / META_DIR
+    import shutil
+
+    # the layout of a store written before versions: Hive folders, no snapshots, no data/
+    store.close()
+    for sub in ("snapshots", DATA_DIR, "synced"):
+        path = meta / sub
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert hive_images(store.root) == {"d": 30}
+    result = cli("--store", store.root, "sql", "SELECT count(*) AS n FROM images", "--csv")
+    assert result.exit_code == 0 and result.stdout.split() == ["n", "30"]
+    assert consistent(posestore.open(store.root), "d") == source_counts(src)
+    assert snapshot.sequences(store.root) == [1]

@@ -144,8 +144,7 @@ class Transactions:
             tables = apply(base.tables, self.root, txn.name, datasets, partial)
             seq = self._write_snapshot(base.seq + 1, tables)
             self._let_go(txn)
-            self.sync(tables, datasets)
-            self._mark_synced(seq)
+            self._sync_or_warn(seq, tables, datasets)
             self.vacuum()
         self._empty_trash()
 
@@ -195,6 +194,22 @@ class Transactions:
         else:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, live)
+
+    def _sync_or_warn(self, seq: int, tables: dict, datasets: dict | None = None) -> None:
+        """``sync``; past the commit point a failure is a warning, not an error: posestore's
+        readers already read the new version, and the next ``open`` tries again."""
+        try:
+            self.sync(tables, datasets)
+        except (OSError, StoreError) as e:
+            import warnings
+
+            warnings.warn(
+                f"version {seq} is committed, but the Hive folders other engines read still "
+                f"show an older one ({e}); the next posestore command brings them up to date",
+                stacklevel=3,
+            )
+            return
+        self._mark_synced(seq)
 
     def _mark_synced(self, seq: int) -> None:
         tmp = self.meta / TMP_DIR / f"{SYNCED_FILE}.{uuid.uuid4().hex[:8]}"
@@ -277,8 +292,7 @@ class Transactions:
         if seq == 0 and any(any((self.root / t).glob("dataset=*")) for t in TABLES):
             seq = self._adopt()
         if self._synced() != seq:
-            self.sync(snapshot.read(self.root, seq).tables)
-            self._mark_synced(seq)
+            self._sync_or_warn(seq, snapshot.read(self.root, seq).tables)
         self.vacuum()
 
     def recover_and_clean(self) -> None:

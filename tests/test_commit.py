@@ -238,3 +238,24 @@ def test_a_store_from_before_versions_is_adopted_whole(store, tmp_path, cli):
     assert result.exit_code == 0 and result.stdout.split() == ["n", "30"]
     assert consistent(posestore.open(store.root), "d") == source_counts(src)
     assert snapshot.sequences(store.root) == [1]
+
+
+def test_a_refused_swap_after_the_commit_point_is_a_warning_and_is_retried(
+    store, tmp_path, monkeypatch
+):
+    store.ingest(coco(tmp_path, "old", 10, 1), dataset="d")
+    new = coco(tmp_path, "new", 25, 2)
+
+    def refused(a, b):
+        raise PermissionError(13, "Permission denied", str(b))
+
+    monkeypatch.setattr(transaction, "exchange", refused)
+    with pytest.warns(UserWarning, match="version .* is committed, but the Hive folders"):
+        store.ingest(new, dataset="d")
+    assert consistent(store, "d") == source_counts(new)
+    assert hive_images(store.root) == {"d": 10}  # the old folders, whole
+    with pytest.warns(UserWarning, match="committed"):
+        posestore.open(store.root)  # still refused: still a warning, never a traceback
+    monkeypatch.undo()
+    posestore.open(store.root)
+    assert hive_images(store.root) == {"d": 25}

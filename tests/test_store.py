@@ -376,7 +376,7 @@ def test_a_selection_reads_the_same_rows_as_the_whole_split(kind, store, tmp_pat
         splits = {"xsub_train": names[:20], "xsub_val": names[20:]}
         source = synthetic.pyskl_pickle(tmp_path / "ntu.pkl", clips, splits)
     store.ingest(source, dataset="lzx")
-    for split in store.dataset_info("lzx")["metadata"]["splits"]:
+    for split in store.dataset_info("lzx")["metadata"].splits:
         images = store._read("images", "lzx", split)
         ids = images["image_id"].filter(pc.equal(pc.bit_wise_and(images["image_id"], 1), 1))
         assert 0 < len(ids) < len(images)

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -36,6 +35,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     empty_file,
     table_glob,
 )
+from posestore.metadata import DatasetMeta, bundle_meta
 from posestore.queries import subset
 from posestore.transaction import Transactions, partition_dir
 
@@ -180,14 +180,14 @@ class Store:
         return {int(c): int(n) for c, n in rows}
 
     def dataset_info(self, dataset: str) -> dict:
-        """The dataset's ``datasets`` row as a dict, with ``metadata`` parsed."""
+        """The dataset's ``datasets`` row as a dict, its ``metadata`` a ``DatasetMeta``."""
         check_name(dataset)
         files = self.snapshot.files("datasets", dataset)
         if not files:
             known = ", ".join(self.dataset_names()) or "none"
             raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
         row = pq.read_table(files[0]).to_pylist()[0]
-        row["metadata"] = orjson.loads(row["metadata"] or "{}")
+        row["metadata"] = DatasetMeta.from_json(row["metadata"])
         return row
 
     def _read(
@@ -293,8 +293,8 @@ class Store:
                 f"dataset {dataset!r} is {info['format']}; a {written.format} split cannot join "
                 "it (ingest it as a dataset of its own)"
             )
-        old_splits = list(info["metadata"].get("splits", {}))
-        kept = [s for s in old_splits if s not in written.splits]
+        old_meta: DatasetMeta = info["metadata"]
+        kept = [s for s in old_meta.splits if s not in written.splits]
         if not kept:
             return
         for table in (*schema.SPLIT_TABLES, *schema.EVAL_TABLES):
@@ -324,11 +324,9 @@ class Store:
             ("dataset",),
         )
         rows = pq.read_table(partition_dir(txn, "datasets", dataset) / PART_FILE).to_pylist()[0]
-        metadata = orjson.loads(rows["metadata"] or "{}")
-        splits = {s: info["metadata"]["splits"][s] for s in kept}
-        splits.update(metadata.get("splits", {}))
-        metadata = _merge_metadata(metadata, info["metadata"])
-        metadata["splits"] = splits
+        new_meta = DatasetMeta.from_json(rows["metadata"])
+        metadata = new_meta.merged(old_meta)
+        metadata.splits = {**{s: old_meta.splits[s] for s in kept}, **new_meta.splits}
         for table, column in (
             ("images", "num_images"),
             ("instances", "num_instances"),
@@ -342,7 +340,7 @@ class Store:
                 else 0
             )
         rows["num_categories"] = len(merged)
-        rows["metadata"] = orjson.dumps(metadata).decode()
+        rows["metadata"] = metadata.to_json()
         parquet.write_part(
             partition_dir(txn, "datasets", dataset) / PART_FILE,
             schema.conform("datasets", {k: [v] for k, v in rows.items()}),
@@ -387,7 +385,7 @@ class Store:
         """Write each split's tables into the transaction; merge the catalogs; return the counts."""
         counts = {t: 0 for t in schema.SCHEMAS}
         categories: pa.Table | None = None
-        metadata: dict = {}
+        metadata: DatasetMeta | None = None  # the bundles' merged, the first one's values first
         splits: list[str] = []
         members: list[pa.Table] = []  # (split, image_id, stored_in): partitions, then lists
         joint_counts: dict[int, int] = {}  # per category: the joints its instances carry
@@ -407,12 +405,8 @@ class Store:
 
         with parquet.BackgroundWriter() as writer:
             for part in parts:
-                meta = (
-                    orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
-                    if "datasets" in part
-                    else {}
-                )
-                for split in meta.get("splits", {}):
+                meta = bundle_meta(part)
+                for split in meta.splits if meta else ():
                     if split in splits:
                         raise SourceError(source, None, f"two files give split {split!r}")
                     check_name(split, "split")
@@ -451,14 +445,17 @@ class Store:
                         ):
                             flush(writer, table, split)
                 if "categories" in part:
-                    files = [m.get("path") for m in meta.get("splits", {}).values()]
+                    files = [m.path for m in meta.splits.values()] if meta else []
                     where = f"{source}: {files[0]}" if files and files[0] else source
                     categories = _merge_categories(categories, part["categories"], where)
-                metadata = _merge_metadata(metadata, meta)
+                if meta is not None:
+                    metadata = meta if metadata is None else metadata.merged(meta)
             for table, split in list(waiting):
                 flush(writer, table, split)
+        if metadata is None:
+            metadata = DatasetMeta(fmt)
         if root:
-            metadata["root"] = root  # where the source's images are found again on export
+            metadata.root = root  # where the source's images are found again on export
         if members:
             table = _split_members(dataset, members)
             counts["split_members"] = len(table)
@@ -480,7 +477,7 @@ class Store:
             "num_keypoints": [counts["keypoints"]],
             "num_frames": [counts["frames"]],
             "num_categories": [counts["categories"]],
-            "metadata": [orjson.dumps(metadata).decode()],
+            "metadata": [metadata.to_json()],
         }
         parquet.write_part(
             partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row)
@@ -659,13 +656,13 @@ class Store:
                 f"{predictions!r} is a {info['format']} dataset; evaluate predictions ingested "
                 "with --format coco-results --ground-truth DATASET"
             )
-        truth = ground_truth or info["metadata"].get("ground_truth")
+        truth = ground_truth or info["metadata"].ground_truth
         self.dataset_info(truth)
         if split is not None and not self._check_split(predictions, split):
             raise StoreError(
                 f"evaluate a split partition of {predictions!r}, not the list {split!r}"
             )
-        splits = [split] if split else list(info["metadata"].get("splits", {}))
+        splits = [split] if split else list(info["metadata"].splits)
         categories = self._read("categories", truth)
         sigmas = joint_meaning.registry_sigmas(categories)
         flips = joint_meaning.registry_flips(categories)
@@ -712,8 +709,7 @@ class Store:
     def split_names(self, dataset: str) -> tuple[list[str], list[str]]:
         """The dataset's split partitions, and the other split lists its source names
         (NTU's ``xview_*`` beside its ``xsub_*`` partitions); any of them is a ``--split``."""
-        info = self.dataset_info(dataset)
-        partitions = list(info["metadata"].get("splits", {}))
+        partitions = list(self.dataset_info(dataset)["metadata"].splits)
         lists = []
         files = self.snapshot.files("split_members", dataset)
         if files:
@@ -785,53 +781,70 @@ class Store:
         Returns the files written. OUT is a file when one split is written to a
         single-file format (``out.json``), else a folder laid out as the source was.
         """
-        from posestore.queries.export import write_dataset
+        import warnings
+
+        from posestore.formats import SourceWarning
+        from posestore.queries.export import ExportOptions, write_dataset
 
         info = self.dataset_info(dataset)
+        meta: DatasetMeta = info["metadata"]
+        parts = self._selected_parts(dataset, split, where, query, selection)
+        whole = split is None and not (where or query or selection is not None)
+        exported = sum(len(p["instances"]) for p in parts.values())
+        if not exported and any(len(p["images"]) for p in parts.values()):
+            images_out = sum(len(p["images"]) for p in parts.values())
+            warnings.warn(
+                SourceWarning(f"the export holds {images_out:,} images and no annotations"),
+                stacklevel=2,
+            )
+        unknown = meta.unknown_keys()
+        if unknown:
+            warnings.warn(
+                SourceWarning(
+                    f"the metadata of {dataset!r} holds {len(unknown)} keys this version of "
+                    f"posestore does not know ({', '.join(unknown[:5])}): kept, but no writer "
+                    "reads them, so the export may differ from the source"
+                ),
+                stacklevel=2,
+            )
+        fmt = format or info["format"]
+        image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
+        options = ExportOptions(whole=whole, image_dirs=image_dirs, progress=progress)
+        written = write_dataset(parts, meta, Path(out), fmt, options, skeleton)
+        if images != "none":
+            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
+        return written
+
+    def _selected_parts(
+        self,
+        dataset: str,
+        split: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        selection: object | None = None,
+    ) -> dict[str, schema.Tables]:
+        """Per split partition, the tables of a dataset, a split, or the images a selection
+        picks (``select_images``): a split list reads the partitions that hold its images, in
+        the dataset's split order."""
         partition = split is None or self._check_split(dataset, split)
         selected = None
         if where or query or selection is not None or not partition:
             selected = self.select_images(dataset, split, where, query, selection)
+        order = list(self.dataset_info(dataset)["metadata"].splits)
         if split and partition:
             splits = [split]
         elif selected is not None:  # a split list: the partitions that hold its images
             held = set(selected["split"].to_pylist())
-            splits = [s for s in info["metadata"].get("splits", {}) if s in held]
+            splits = [s for s in order if s in held]
         else:
-            splits = list(info["metadata"].get("splits", {}))
+            splits = order
         parts = {}
         for s in splits:
             ids = None
             if selected is not None:
                 ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
             parts[s] = self.split_tables(dataset, s, ids)
-        whole = split is None and selected is None
-        exported = sum(len(p["instances"]) for p in parts.values())
-        if not exported and any(len(p["images"]) for p in parts.values()):
-            import warnings
-
-            from posestore.formats import SourceWarning
-
-            images_out = sum(len(p["images"]) for p in parts.values())
-            warnings.warn(
-                SourceWarning(f"the export holds {images_out:,} images and no annotations"),
-                stacklevel=2,
-            )
-        fmt = format or info["format"]
-        image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
-        written = write_dataset(
-            parts,
-            info,
-            Path(out),
-            fmt,
-            progress=progress,
-            whole=whole,
-            image_dirs=image_dirs,
-            skeleton=skeleton,
-        )
-        if images != "none":
-            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
-        return written
+        return parts
 
     def export_many(
         self,
@@ -847,66 +860,31 @@ class Store:
         """Several datasets exported into one file per split name (COCO) or one YOLO pose
         folder, their poses projected onto ``skeleton``: ids renumbered to be unique, each
         image and annotation keeping ``source_dataset`` and ``source_id`` beside it."""
-        import orjson
-
-        from posestore.queries.export import safe_relative, write_dataset
-        from posestore.queries.export.coco import coco_document
-        from posestore.queries.export.stills import clips_as_stills
+        from posestore.metadata import MERGED
+        from posestore.queries.export import ExportOptions, prepare, write_dataset
         from posestore.queries.merge import merge_tables
-        from posestore.queries.project import project_tables
 
         if format not in ("coco", "yolo-pose"):
             raise StoreError(f"several datasets export as coco or yolo-pose, not {format}")
-        infos = {d: self.dataset_info(d) for d in datasets}
+        metas: dict[str, DatasetMeta] = {d: self.dataset_info(d)["metadata"] for d in datasets}
         names = (
-            [split]
-            if split
-            else list(
-                dict.fromkeys(s for i in infos.values() for s in i["metadata"].get("splits", {}))
-            )
+            [split] if split else list(dict.fromkeys(s for m in metas.values() for s in m.splits))
         )
         merged: dict[str, schema.Tables] = {}
         for s in names:
             parts = []
-            for d, info in infos.items():
+            for d, meta in metas.items():
                 partitions, lists = self.split_names(d)
                 if s not in partitions and s not in lists:
                     continue
-                ids = None
-                if where or query or s not in partitions:
-                    chosen = self.select_images(d, s, where, query)
-                    ids = chosen["image_id"].combine_chunks()
-                held = [s] if s in partitions else sorted(set(chosen["split"].to_pylist()))
-                for p in held:
-                    if ids is not None:  # ids are per partition: this partition's only
-                        ids = chosen.filter(pc.equal(chosen["split"], p))[
-                            "image_id"
-                        ].combine_chunks()
-                    tables = self.split_tables(d, p, ids)
-                    if info["format"] == "pyskl":
-                        tables = clips_as_stills(tables)
-                    if skeleton:
-                        tables = project_tables(tables, skeleton)
-                    parts.append((d, tables))
-            if not parts:
-                continue
-            merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
+                for tables in self._selected_parts(d, s, where, query).values():
+                    parts.append((d, prepare(tables, meta.format, format, skeleton)))
+            if parts:
+                merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
             raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
-        out = Path(out)
-        if format == "yolo-pose":
-            info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}
-            return write_dataset(merged, info, out, "yolo-pose", progress=progress)
-        written = []
-        single = len(merged) == 1 and out.suffix.lower() == ".json"
-        for s, tables in merged.items():
-            doc = coco_document(tables, None, keep_attributes=True)
-            doc["info"] = {"description": f"merged by posestore from {', '.join(datasets)}"}
-            target = out if single else safe_relative(f"{s}.json", out)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
-            written.append(target)
-        return written
+        options = ExportOptions(merged_from=tuple(datasets), progress=progress)
+        return write_dataset(merged, DatasetMeta(MERGED), Path(out), format, options)
 
     @staticmethod
     def image_dir(
@@ -916,10 +894,10 @@ class Store:
         the source's own image folder when the ingest found one."""
         if image_root is not None:
             return Path(image_root)
-        meta = info["metadata"]
-        rel = meta.get("splits", {}).get(split, {}).get("image_root")
-        root = meta.get("root")
-        return Path(root) / rel if root and rel else None
+        meta: DatasetMeta = info["metadata"]
+        split_meta = meta.splits.get(split)
+        rel = split_meta.image_root if split_meta else None
+        return Path(meta.root) / rel if meta.root and rel else None
 
     def _place_images(self, parts, info, out: Path, fmt: str, mode: str, image_dirs) -> None:
         import warnings
@@ -1104,14 +1082,3 @@ def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.T
                 "ingest the files as separate datasets",
             )
     return pa.concat_tables([have, new.take(keep)]) if keep else have
-
-
-def _merge_metadata(have: dict, new: dict) -> dict:
-    """Later parts add to the metadata: dicts merge key by key, the first value of a key stays."""
-    merged = dict(have)
-    for key, value in new.items():
-        if key in merged and isinstance(merged[key], dict) and isinstance(value, dict):
-            merged[key] = _merge_metadata(merged[key], value)
-        else:
-            merged.setdefault(key, value)
-    return merged

@@ -183,7 +183,7 @@ def test_two_writers_of_one_dataset_take_turns_and_keep_both_splits(store, tmp_p
     rows = store.sql("SELECT split, count(*) FROM images GROUP BY 1 ORDER BY 1").fetchall()
     assert rows == [("test", 5), ("train", 300), ("val", 200)]
     assert consistent(store, "d") == (505, sum(source_counts(f)[1] for f in (first, train, val)))
-    assert sorted(store.dataset_info("d")["metadata"]["splits"]) == ["test", "train", "val"]
+    assert sorted(store.dataset_info("d")["metadata"].splits) == ["test", "train", "val"]
 
 
 def test_readers_never_see_a_mix_while_a_dataset_is_re_ingested(store, tmp_path):

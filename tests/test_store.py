@@ -336,10 +336,17 @@ def test_conform_keeps_coded_partition_columns_and_casts_the_rest():
     assert plain["split"].type == pa.string()
 
 
-@pytest.mark.real
-def test_a_selection_reads_the_same_rows_as_the_whole_split(store):
-    store.ingest(real_dir("pyskl") / "lzx_ntu60_hrnet.pkl", dataset="lzx")
-    for split in store.dataset_info("lzx")["metadata"]["splits"]:
+@pytest.mark.parametrize("kind", [pytest.param("real", marks=pytest.mark.real), "synthetic"])
+def test_a_selection_reads_the_same_rows_as_the_whole_split(kind, store, tmp_path):
+    if kind == "real":
+        source = real_dir("pyskl") / "lzx_ntu60_hrnet.pkl"
+    else:
+        clips = synthetic.pyskl_clips(30, padding=0.1)
+        names = [c["frame_dir"] for c in clips]
+        splits = {"xsub_train": names[:20], "xsub_val": names[20:]}
+        source = synthetic.pyskl_pickle(tmp_path / "ntu.pkl", clips, splits)
+    store.ingest(source, dataset="lzx")
+    for split in store.dataset_info("lzx")["metadata"].splits:
         images = store._read("images", "lzx", split)
         ids = images["image_id"].filter(pc.equal(pc.bit_wise_and(images["image_id"], 1), 1))
         assert 0 < len(ids) < len(images)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +39,9 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
 from posestore.metadata import DatasetMeta, bundle_meta
 from posestore.queries import subset
 from posestore.transaction import Transactions, partition_dir
+
+if TYPE_CHECKING:
+    from posestore.queries.view import PoseView
 
 Progress = Callable[[str, int, int], None]
 """``progress(message, done, total)``: called as ingest and export advance."""
@@ -885,6 +889,88 @@ class Store:
             raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
         options = ExportOptions(merged_from=tuple(datasets), progress=progress)
         return write_dataset(merged, DatasetMeta(MERGED), Path(out), format, options)
+
+    def view(
+        self,
+        dataset: str,
+        out: str | os.PathLike | None = None,
+        split: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        selection: object | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        image_root: str | os.PathLike | None = None,
+    ) -> PoseView:
+        """Draw a selection in one self-contained HTML page (written to ``out`` when given):
+        images as a grid with every instance's skeleton, box and crowd region over its
+        thumbnail, PYSKL clips as players, predictions over their ground truth with each
+        joint's error class. Returns a ``PoseView`` (a notebook shows it inline).
+
+        The images are selected as ``export`` selects them (``split``, ``where``, ``query``,
+        ``selection``), ordered by split then id; the page shows ``limit`` of them (200
+        images or 24 clips unless told) from ``offset`` and says how many the selection
+        holds. ``image_root`` is where the images' ``file_name``s are (default: found at
+        ingest); an image not there is drawn on a blank canvas of its size, and counted.
+        """
+        from posestore.queries.view import DEFAULT_LIMITS, ViewPart, in_page_order, render_view
+
+        info = self.dataset_info(dataset)
+        clips = info["format"] == "pyskl"
+        limit = DEFAULT_LIMITS["clips" if clips else "images"] if limit is None else limit
+        if limit < 1 or offset < 0:
+            raise StoreError(
+                f"--limit must be at least 1 and --offset at least 0, not {limit}, {offset}"
+            )
+        truth_name = (
+            info["metadata"].get("ground_truth") if info["format"] == "coco-results" else None
+        )
+        truth = self.dataset_info(truth_name) if truth_name else None
+        splits = list(info["metadata"].get("splits", {}))
+        selected = in_page_order(
+            self.select_images(dataset, split, where, query, selection), splits
+        )
+        shown = selected.slice(offset, limit)
+        parts = []
+        for s in [s for s in splits if s in set(shown["split"].to_pylist())]:
+            rows = shown.filter(pc.equal(shown["split"], s))
+            ids = rows["image_id"].combine_chunks()
+            images = self._read("images", dataset, s, ids)
+            order = schema.positions(images["image_id"].to_numpy(), ids.to_numpy())
+            part = ViewPart(
+                s,
+                images.take(pa.array(order)),
+                self._read("instances", truth_name or dataset, s, ids),
+                self._read("keypoints", truth_name or dataset, s, ids),
+                self.image_dir(truth or info, s, image_root),
+            )
+            if truth_name:
+                part.predictions = self._read("instances", dataset, s, ids)
+                part.predicted = self._read("keypoints", dataset, s, ids)
+                part.errors = self._read("eval_joints", dataset, s, ids)
+            parts.append(part)
+        roots = {str(p.image_dir) for p in parts if p.image_dir is not None}
+        about = {
+            "dataset": dataset,
+            "format": info["format"],
+            "split": split,
+            "splits": len({p.split for p in parts}),
+            "selection": f"where {where}" if where else f"query {query}" if query else
+            "a selection frame" if selection is not None else None,
+            "selected": len(selected),
+            "shown": len(shown),
+            "offset": offset,
+            "limit": limit,
+            "image_root": ", ".join(sorted(roots)) or None,
+            "ground_truth": truth_name,
+            "evaluated": bool(truth_name) and self.sql(
+                "SELECT count(*) > 0 FROM eval_matches WHERE dataset = ?", params=[dataset]
+            ).fetchall()[0][0],
+        }  # fmt: skip
+        page = render_view(parts, self._read("categories", truth_name or dataset), about, clips)
+        if out is not None:
+            page.save(out)
+        return page
 
     @staticmethod
     def image_dir(

@@ -922,11 +922,9 @@ class Store:
             raise StoreError(
                 f"--limit must be at least 1 and --offset at least 0, not {limit}, {offset}"
             )
-        truth_name = (
-            info["metadata"].get("ground_truth") if info["format"] == "coco-results" else None
-        )
+        truth_name = info["metadata"].ground_truth if info["format"] == "coco-results" else None
         truth = self.dataset_info(truth_name) if truth_name else None
-        splits = list(info["metadata"].get("splits", {}))
+        splits = list(info["metadata"].splits)
         selected = in_page_order(
             self.select_images(dataset, split, where, query, selection), splits
         )

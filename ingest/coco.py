@@ -67,7 +67,8 @@ _CUT_KEYS = ("keypoints", "segmentation", "bbox")
 
 
 def parse_json(data: bytes, file: str) -> dict:
-    """Parse a COCO document; a syntax error names the file and the byte where it broke."""
+    """Parse a COCO document; a syntax error names the file and the byte where it broke, an
+    integer beyond 64 bits names its field."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
@@ -76,7 +77,40 @@ def parse_json(data: bytes, file: str) -> dict:
         raise SourceError(
             file, None, f"expected a JSON object at the top, got {type(doc).__name__}"
         )
+    _refuse_wide_integers(data, doc, file)
     return doc
+
+
+def _refuse_wide_integers(text: bytes, doc: dict, file: str) -> None:
+    """An integer of more than 64 bits (orjson reads it as a float, so an export would write a
+    float back) is refused, naming its field."""
+    found = jsonnum.wide_integer(text)
+    if found is None:
+        return
+    offset, token = found
+    shown = token if len(token) <= 30 else f"{token[:27]}…"
+    record = _path_of_float(doc, float(token)) or f"byte {offset}"
+    raise SourceError(
+        file,
+        record,
+        f"the integer {shown} ({len(token.lstrip('-'))} digits) does not fit in 64 bits; "
+        "posestore keeps integers of at most 64 bits",
+    )
+
+
+def _path_of_float(doc: object, value: float) -> str | None:
+    """The path (``images[3].width``) of the first float equal to ``value`` in ``doc``, in
+    document order; only looked for when a document is refused."""
+    stack: list[tuple[str, object]] = [("", doc)]
+    while stack:
+        path, node = stack.pop()
+        if type(node) is float and node == value:
+            return path
+        if type(node) is dict:
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(node.items()))
+        elif type(node) is list:
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def parse_document(
@@ -102,6 +136,7 @@ def parse_document(
     if isinstance(anns, list) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
+        _refuse_wide_integers(skeleton, doc, file)  # the arrays cut out have no long integers
         if reload is not None:
             arrays.release_source(reload)
         return doc, arrays
@@ -768,8 +803,13 @@ def _keypoints(
     col, idx = cut[:2] if cut is not None else _numeric_lists(vals, is_list, 1, "keypoints", over)
     if len(idx) != is_list.sum():
         bad = sorted(set(np.flatnonzero(is_list)) - set(idx.tolist()))[0]
+        huge = [v for v in vals[bad] if type(v) is int and abs(v) >= 2**63]
         raise SourceError(
-            file, f"annotations[{bad}].keypoints", "holds values that are not numbers"
+            file,
+            f"annotations[{bad}].keypoints",
+            f"holds the integer {huge[0]}, beyond what a coordinate can hold"
+            if huge
+            else "holds values that are not numbers",
         )
     labelled = np.zeros(n, dtype=bool)
     if col is None:

@@ -75,23 +75,11 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
 
 
 def check_name(name: str, what: str = "dataset") -> str:
-    """A dataset or split name must be a plain identifier, never a path, never a value an
-    engine reading the Hive layout would type as a number, date or boolean, and short
-    enough for a folder name."""
-    if isinstance(name, str) and schema.TYPED_NAME.fullmatch(name):
-        raise StoreError(
-            f"{what} name {name!r} would be read as a number, date or boolean by engines that "
-            f"read the store's folders (Spark, Daft, DuckDB, PyArrow); use a name with a letter, "
-            f"e.g. {what[0]}{name}"
-        )
-    if isinstance(name, str) and len(name.encode()) > schema.NAME_LIMIT:
-        raise StoreError(
-            f"{what} name {name[:40]!r}… is {len(name.encode())} bytes; at most {schema.NAME_LIMIT}"
-        )
-    if not isinstance(name, str) or not schema.NAME_PATTERN.fullmatch(name) or name in (".", ".."):
-        raise StoreError(
-            f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
-        )
+    """``name``, when it can be a dataset or split name (``schema.name_problem``); else a
+    ``StoreError`` saying why."""
+    problem = schema.name_problem(name, what)
+    if problem:
+        raise StoreError(problem)
     return name
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -238,8 +239,8 @@ def read_coco(
     ``progress(message, bytes_done, bytes_total)`` is told as each file is read.
     """
     source = Path(source)
-    if zipfile.is_zipfile(source) and not source.is_dir():
-        with zipfile.ZipFile(source) as zf:
+    if not source.is_dir() and (zipfile.is_zipfile(source) or source.suffix.lower() == ".zip"):
+        with _open_zip(source) as zf:
             yield from _read_documents(
                 _zip_documents(source, zf, split), dataset, flavor or "cvat", progress
             )
@@ -311,11 +312,35 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
     return docs
 
 
+ZIP_RATIO = 200
+"""Most bytes a zip member may inflate to per compressed byte (real COCO JSON deflates 2–50
+times; a zip bomb a thousand times), beyond ``ZIP_FLOOR``."""
+ZIP_FLOOR = 64 << 20
+"""Members declaring at most this many bytes are inflated whatever their ratio."""
+ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+"""What ``zipfile`` raises on damaged bytes (CRC, deflate stream, truncation, lzma, bz2)."""
+
+
+def _open_zip(source: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except _ZIP_ERRORS as e:
+        raise SourceError(
+            source, None, f"not a readable zip file (truncated or damaged?): {e}"
+        ) from e
+
+
 def _zip_documents(source: Path, zf: zipfile.ZipFile, split: str | None) -> list[_Document]:
     names = zf.namelist()
     members = sorted(n for n in names if n.endswith(".json") and not n.startswith("__MACOSX"))
     if not members:
         raise SourceError(source, None, "the zip holds no JSON annotation file")
+    for m in members:
+        _check_member(zf.getinfo(m), f"{source}!{m}")
     image_root = "images" if any(n.startswith("images/") for n in names) else None
     return [
         _Document(
@@ -323,12 +348,43 @@ def _zip_documents(source: Path, zf: zipfile.ZipFile, split: str | None) -> list
             m,
             split if (split and len(members) == 1) else split_name(m),
             zf.getinfo(m).file_size,
-            partial(zf.read, m),
+            partial(_read_member, zf, m, f"{source}!{m}"),
             image_root,
             "zip",
         )
         for m in members
     ]
+
+
+def _check_member(info: zipfile.ZipInfo, where: str) -> None:
+    """A member posestore can inflate: not encrypted, a method zipfile has, and a declared
+    size in proportion to its compressed bytes (a zip bomb is refused before inflating)."""
+    if info.flag_bits & 0x1:
+        raise SourceError(
+            where, None, "is encrypted; unzip it with its password and ingest the JSON"
+        )
+    if info.compress_type not in ZIP_METHODS:
+        raise SourceError(
+            where,
+            None,
+            f"uses compression method {info.compress_type}, which posestore cannot read",
+        )
+    if info.file_size > max(ZIP_RATIO * info.compress_size, ZIP_FLOOR):
+        raise SourceError(
+            where,
+            None,
+            f"declares {info.file_size:,} bytes inflated from {info.compress_size:,} "
+            f"({info.file_size / max(info.compress_size, 1):,.0f} times): more than the "
+            f"{ZIP_RATIO} times posestore inflates (a zip bomb?)",
+        )
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, where: str) -> bytes:
+    """A member's bytes; damage (a bad CRC, a truncated stream) is one ``SourceError``."""
+    try:
+        return zf.read(member)
+    except _ZIP_ERRORS as e:
+        raise SourceError(where, None, f"cannot be read from the zip: {e}") from e
 
 
 def _image_root(root: Path, task: str | None, split: str) -> str | None:

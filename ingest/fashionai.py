@@ -254,7 +254,17 @@ def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
     except UnicodeDecodeError as e:
         raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from e
     newline = "\r\n" if "\r\n" in text else "\n"
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # a cell beyond the field limit (131,072 characters), a bad quote
+        problem = (
+            f"has a cell longer than {csv.field_size_limit():,} characters (Python's CSV field "
+            "limit); no FashionAI cell is"
+            if "field limit" in str(e)
+            else f"is not CSV: {e}"
+        )
+        raise SourceError(file, f"line {reader.line_num}", problem) from e
     trailing = 0
     while rows and not rows[-1]:
         rows.pop()

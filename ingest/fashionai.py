@@ -37,7 +37,7 @@ from posestore.formats import (
     FASHIONAI_SUPERCATEGORY,
 )
 from posestore.imagesize import image_size
-from posestore.paths import relative_inside
+from posestore.paths import is_dir, relative_inside
 
 from ._records import first_true
 
@@ -354,7 +354,7 @@ def _keypoints(
 def _image_sizes(file_names: tuple, folder: Path | None) -> tuple[list, list]:
     """Width and height from each image's header when the images are beside the CSV."""
     n = len(file_names)
-    if folder is None or not n or not (folder / PurePosixPath(file_names[0]).parts[0]).is_dir():
+    if folder is None or not n or not is_dir(folder / PurePosixPath(file_names[0]).parts[0]):
         return [None] * n, [None] * n
     widths, heights = [], []
     for name in file_names:

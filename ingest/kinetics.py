@@ -23,7 +23,7 @@ import pyarrow as pa
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError, ValueNotKept
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SourceWarning
-from posestore.paths import relative_inside
+from posestore.paths import is_file, relative_inside
 
 from .pyskl import INT32, NUMBER_KINDS, _categories, _Splits, padding_visibility
 
@@ -85,7 +85,7 @@ def read_kinetics(
     for i, a in enumerate(anns):
         rel = _kpfile_of(a)
         path = relative_inside(rel, root) if rel else None
-        if rel and path is not None and path.is_file():
+        if rel and path is not None and is_file(path):
             groups.setdefault(rel, []).append(i)
         else:
             without.append(i)

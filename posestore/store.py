@@ -10,10 +10,12 @@ is here.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     has_files,
     table_glob,
 )
+from posestore.output import staged
 from posestore.queries import subset
 from posestore.transaction import Transactions, partition_dir
 
@@ -215,7 +218,7 @@ class Store:
         described = ", ".join(map(str, paths))
         txn = self._new_txn()
         done: list[Ingested] = []
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             for plan in plans:
                 start = time.perf_counter()
                 written = self._stage(
@@ -451,7 +454,7 @@ class Store:
         """Remove a dataset from every table, atomically."""
         self.dataset_info(dataset)
         txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             self._commit(txn, {dataset: []})
 
     # -- query ----------------------------------------------------------------
@@ -569,7 +572,7 @@ class Store:
             previous=categories,  # the other categories keep what they mean
         )
         txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             parquet.write_part(partition_dir(txn, "categories", dataset) / PART_FILE, annotated)
             self._commit(txn, {dataset: ["categories"]}, partial=True)
         return annotated
@@ -606,7 +609,7 @@ class Store:
         flips = joint_meaning.registry_flips(categories)
         report: dict = {"ground_truth": truth, "predictions": predictions, "splits": {}}
         txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             for s in splits:
                 gt, dt = self.split_tables(truth, s), self.split_tables(predictions, s)
                 posed = gt["instances"].filter(pc.greater(gt["instances"]["num_joints"], 0))
@@ -759,19 +762,21 @@ class Store:
             )
         fmt = format or info["format"]
         image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
-        written = write_dataset(
-            parts,
-            info,
-            Path(out),
-            fmt,
-            progress=progress,
-            whole=whole,
-            image_dirs=image_dirs,
-            skeleton=skeleton,
-        )
-        if images != "none":
-            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
-        return written
+        with staged(out) as staging:  # OUT appears whole, or not at all
+            written = write_dataset(
+                parts,
+                info,
+                staging.path,
+                fmt,
+                progress=progress,
+                whole=whole,
+                image_dirs=image_dirs,
+                skeleton=skeleton,
+                final=staging.out,
+            )
+            if images != "none":
+                self._place_images(parts, info, staging.path, fmt, images, image_dirs)
+        return [staging.final(p) for p in written]
 
     def export_many(
         self,
@@ -833,20 +838,24 @@ class Store:
             merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
             raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
-        out = Path(out)
-        if format == "yolo-pose":
-            info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}
-            return write_dataset(merged, info, out, "yolo-pose", progress=progress)
-        written = []
-        single = len(merged) == 1 and out.suffix.lower() == ".json"
-        for s, tables in merged.items():
-            doc = coco_document(tables, None, keep_attributes=True)
-            doc["info"] = {"description": f"merged by posestore from {', '.join(datasets)}"}
-            target = out if single else safe_relative(f"{s}.json", out)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
-            written.append(target)
-        return written
+        with staged(out) as staging:  # OUT appears whole, or not at all
+            out = staging.path
+            if format == "yolo-pose":
+                info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}
+                written = write_dataset(
+                    merged, info, out, "yolo-pose", progress=progress, final=staging.out
+                )
+            else:
+                written = []
+                single = len(merged) == 1 and out.suffix.lower() == ".json"
+                for s, tables in merged.items():
+                    doc = coco_document(tables, None, keep_attributes=True)
+                    doc["info"] = {"description": f"merged by posestore from {', '.join(datasets)}"}
+                    target = out if single else safe_relative(f"{s}.json", out)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+                    written.append(target)
+        return [staging.final(p) for p in written]
 
     @staticmethod
     def image_dir(
@@ -890,6 +899,30 @@ class Store:
                 ),
                 stacklevel=2,
             )
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""OS errors that say the store's disk takes no more (full, over quota, read-only)."""
+
+
+@contextmanager
+def _disk_errors(root: Path, txn: Path) -> Iterator[None]:
+    """An ``OSError`` of a transaction as one line: the store's disk (full, read-only) is a
+    ``StoreError``, a source that cannot be read a ``SourceError`` naming it. Put outside
+    ``discard_unless_committed``, so the transaction is gone before the line is shown."""
+    try:
+        yield
+    except OSError as e:
+        name = str(e.filename or "")
+        reason = e.strerror or str(e)
+        if e.errno in DISK_FULL or not name or name.startswith(str(root)):
+            kept = (
+                "recovery finishes the commit"
+                if (txn / JOURNAL).exists()
+                else "nothing was committed, the store is as it was"
+            )
+            raise StoreError(f"cannot write the store at {root}: {reason}; {kept}") from e
+        raise SourceError(name, None, f"cannot be read: {reason}") from e
 
 
 def validate_source(path: Path, format: str | None = None) -> dict:  # noqa: A002

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from posestore import schema
 from posestore.errors import StoreError
-from posestore.paths import relative_inside, relative_path
+from posestore.paths import is_file, relative_inside, relative_path
 
 WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose", "coco-results")
 """Formats posestore writes (``--format``)."""
@@ -34,12 +34,15 @@ def write_dataset(
     whole: bool = False,
     image_dirs: dict[str, Path | None] | None = None,
     skeleton: str | None = None,
+    final: Path | None = None,
 ) -> list[Path]:
     """Write each split's tables in ``fmt`` under ``out``; returns the files written.
 
     ``whole``: the parts are the entire dataset (no split or row selection).
     ``image_dirs``: per split, the folder its images are in (YOLO reads unknown sizes there).
     ``skeleton``: project every pose onto this registry skeleton (COCO and YOLO pose).
+    ``final``: where ``out`` lands when it is a staging path (``posestore.output``); YOLO's
+    ``data.yaml`` names that folder.
     """
     if fmt not in WRITERS:
         raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
@@ -73,7 +76,7 @@ def write_dataset(
     if fmt == "pyskl":
         return _write_pyskl(parts, meta, out, progress, whole)
     if fmt == "yolo-pose":
-        return _write_yolo(parts, out, progress, image_dirs or {})
+        return _write_yolo(parts, out, progress, image_dirs or {}, final or out)
     raise AssertionError(fmt)
 
 
@@ -129,7 +132,7 @@ def place_images(
         for name in tables["images"]["file_name"].to_pylist():
             target = dest(split, name)
             source = relative_inside(name, src_dir) if src_dir else None
-            if source is None or not source.is_file():
+            if source is None or not is_file(source):
                 missing.append(f"{split}/{name}")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +157,7 @@ def _relative_name(file_name: str) -> PurePosixPath:
 
 
 def _write_yolo(
-    parts: dict[str, schema.Tables], out: Path, progress, image_dirs: dict
+    parts: dict[str, schema.Tables], out: Path, progress, image_dirs: dict, final: Path
 ) -> list[Path]:
     import numpy as np
     import pyarrow.compute as pc
@@ -276,7 +279,7 @@ def _write_yolo(
     yaml = out / "data.yaml"
     yaml.write_text(
         data_yaml(
-            out, list(parts), names, joints, flip, registry_sigmas(tables0["categories"], cat_ids)
+            final, list(parts), names, joints, flip, registry_sigmas(tables0["categories"], cat_ids)
         )
     )
     return [yaml, *written]

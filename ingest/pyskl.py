@@ -442,9 +442,10 @@ def _clip_extra(
         if isinstance(value, np.ndarray) and (
             not _float32_exact(value)
             or (k in NAMED and value.ndim >= 3 and value.shape[0] and not value.shape[2])
+            or (k == "keypoint_score" and not isinstance(kp, np.ndarray))
         ):
-            # float32 columns cannot hold it, or pose rows without joints cannot say its
-            # frame count (V = 0): kept whole
+            # float32 columns cannot hold it, pose rows without joints cannot say its frame
+            # count (V = 0), or scores without a keypoint array have no pose rows: kept whole
             extra[k] = encode(k, value)
         if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
             extra.setdefault("__dtypes__", {})[k] = value.dtype.str

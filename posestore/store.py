@@ -86,6 +86,14 @@ def check_name(name: str, what: str = "dataset") -> str:
     return name
 
 
+def _check_split_name(split: str, source: str) -> None:
+    """A split name a source gives (its file name, its split lists) names the source when it
+    cannot be a split name."""
+    problem = schema.name_problem(split, "split")
+    if problem:
+        raise SourceError(source, None, problem)
+
+
 class Store:
     """A posestore folder. Use ``posestore.open(path)``."""
 
@@ -376,7 +384,7 @@ class Store:
                 for split in meta.get("splits", {}):
                     if split in splits:
                         raise SourceError(source, None, f"two files give split {split!r}")
-                    check_name(split, "split")
+                    _check_split_name(split, source)
                     splits.append(split)
                 if "images" in part and len(part["images"]):
                     split_col = part["images"]["split"]
@@ -400,7 +408,7 @@ class Store:
                     counts[table] += len(tb)
                     in_part = _splits_of(tb)
                     for split in in_part:
-                        check_name(split, "split")
+                        _check_split_name(split, source)
                         rows = tb if len(in_part) == 1 else _rows_of_split(tb, split)
                         # batches' rows gather into parts of PART_ROWS or more: PYSKL's
                         # small per-batch instances and frames make a few parts, not dozens

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import warnings
@@ -89,10 +90,12 @@ def hostile_store():
 
 @pytest.fixture
 def case_folder(hostile_store):
+    """An empty folder for the case's files; the store without the hostile dataset, even
+    after a case before failed half-way."""
     store, folder = hostile_store
+    if DATASET in store.dataset_names():
+        store.rm(DATASET)
     case = folder / "case"
-    import shutil
-
     shutil.rmtree(case, ignore_errors=True)
     case.mkdir()
     return case

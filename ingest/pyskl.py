@@ -416,7 +416,7 @@ def _clip_extra(
     """A clip's fields and values the columns do not hold, as ``pyjson`` values; a value
     posestore cannot keep raises ``ValueNotKept(problem, field)``."""
 
-    def encode(key: str, value: object) -> object:
+    def encode(key: str, value: object) -> Any:
         try:
             return pyjson.encode(value)
         except ValueNotKept as e:

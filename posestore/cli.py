@@ -174,9 +174,12 @@ def cmd_sql(args) -> int:
                     f"--parquet {args.parquet} is inside the store {root}; write it elsewhere "
                     "(the store's files are written by ingest alone)"
                 )
-            target = str(args.parquet).replace("'", "''")
-            con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-            n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
+            from posestore.output import staged
+
+            with staged(args.parquet) as staging:  # the file appears whole, or not at all
+                target = str(staging.path).replace("'", "''")
+                con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+                n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
             print(f"wrote {n:,} rows to {args.parquet}")
             return 0
         rel = con.sql(args.query)

@@ -108,6 +108,11 @@ def test_the_cli_prints_an_unwritable_out_in_one_line(two, cli, tmp_path):
     assert r.exit_code == 1 and lines(r.stderr) == 1 and "error: cannot write" in r.stderr
     r = cli("--store", store.root, "stats", "d", "--html", "/dev/full")
     assert r.exit_code == 1 and lines(r.stderr) == 1, r.stderr
+    r = cli("--store", store.root, "sql", "SELECT 1", "--parquet", tmp_path / "taken" / "x.pq")
+    assert r.exit_code == 1 and lines(r.stderr) == 1 and "is not a folder" in r.stderr
+    r = cli("--store", store.root, "sql", "SELECT * FROM nope", "--parquet", tmp_path / "q.pq")
+    assert r.exit_code == 1 and not (tmp_path / "q.pq").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)]
     assert snapshot(store.root) == before
 
 

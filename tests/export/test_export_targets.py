@@ -222,6 +222,7 @@ def contents(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["out.json", "out"], ids=["file", "folder"])
 def test_an_export_killed_midway_leaves_out_absent_or_complete(store, tmp_path, name):
     """SIGKILL while the export writes (its temporary folder exists): OUT is absent, or as a

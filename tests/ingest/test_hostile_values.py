@@ -216,6 +216,7 @@ def bomb_pickles(folder: Path) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("bomb", "match"),
     [

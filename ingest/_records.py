@@ -142,7 +142,10 @@ def ids_column(vals: list, file: str, where: str, key: str, overrides: Overrides
         try:
             ids[ints] = np.array([v for v, ok in zip(vals, ints) if ok], dtype=np.int64)
         except OverflowError as e:
-            raise SourceError(file, f"{where}[].{key}", "an id does not fit in 64 bits") from e
+            i = next(i for i, v in enumerate(vals) if ints[i] and not -(2**63) <= v < 2**63)
+            raise SourceError(
+                file, f"{where}[{i}].{key}", f"id {vals[i]} does not fit in a signed 64-bit integer"
+            ) from e
     lookup: dict[str, int] | None = None
     if strs.any():
         taken: set[int] = set(ids[ints].tolist())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -74,7 +75,8 @@ _CUT_KEYS = ("keypoints", "segmentation", "bbox")
 
 
 def parse_json(data: bytes, file: str) -> dict:
-    """Parse a COCO document; a syntax error names the file and the byte where it broke."""
+    """Parse a COCO document; a syntax error names the file and the byte where it broke, an
+    integer beyond 64 bits names its field."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
@@ -83,7 +85,40 @@ def parse_json(data: bytes, file: str) -> dict:
         raise SourceError(
             file, None, f"expected a JSON object at the top, got {type(doc).__name__}"
         )
+    _refuse_wide_integers(data, doc, file)
     return doc
+
+
+def _refuse_wide_integers(text: bytes, doc: dict, file: str) -> None:
+    """An integer of more than 64 bits (orjson reads it as a float, so an export would write a
+    float back) is refused, naming its field."""
+    found = jsonnum.wide_integer(text)
+    if found is None:
+        return
+    offset, token = found
+    shown = token if len(token) <= 30 else f"{token[:27]}…"
+    record = _path_of_float(doc, float(token)) or f"byte {offset}"
+    raise SourceError(
+        file,
+        record,
+        f"the integer {shown} ({len(token.lstrip('-'))} digits) does not fit in 64 bits; "
+        "posestore keeps integers of at most 64 bits",
+    )
+
+
+def _path_of_float(doc: object, value: float) -> str | None:
+    """The path (``images[3].width``) of the first float equal to ``value`` in ``doc``, in
+    document order; only looked for when a document is refused."""
+    stack: list[tuple[str, object]] = [("", doc)]
+    while stack:
+        path, node = stack.pop()
+        if type(node) is float and node == value:
+            return path
+        if type(node) is dict:
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(node.items()))
+        elif type(node) is list:
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def parse_document(
@@ -109,6 +144,7 @@ def parse_document(
     if isinstance(anns, list) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
+        _refuse_wide_integers(skeleton, doc, file)  # the arrays cut out have no long integers
         if reload is not None:
             arrays.release_source(reload)
         return doc, arrays
@@ -210,8 +246,8 @@ def read_coco(
     ``progress(message, bytes_done, bytes_total)`` is told as each file is read.
     """
     source = Path(source)
-    if zipfile.is_zipfile(source) and not source.is_dir():
-        with zipfile.ZipFile(source) as zf:
+    if not source.is_dir() and (zipfile.is_zipfile(source) or source.suffix.lower() == ".zip"):
+        with _open_zip(source) as zf:
             yield from _read_documents(
                 _zip_documents(source, zf, split), dataset, flavor or "cvat", progress
             )
@@ -283,11 +319,35 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
     return docs
 
 
+ZIP_RATIO = 200
+"""Most bytes a zip member may inflate to per compressed byte (real COCO JSON deflates 2–50
+times; a zip bomb a thousand times), beyond ``ZIP_FLOOR``."""
+ZIP_FLOOR = 64 << 20
+"""Members declaring at most this many bytes are inflated whatever their ratio."""
+ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+"""What ``zipfile`` raises on damaged bytes (CRC, deflate stream, truncation, lzma, bz2)."""
+
+
+def _open_zip(source: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except _ZIP_ERRORS as e:
+        raise SourceError(
+            source, None, f"not a readable zip file (truncated or damaged?): {e}"
+        ) from e
+
+
 def _zip_documents(source: Path, zf: zipfile.ZipFile, split: str | None) -> list[_Document]:
     names = zf.namelist()
     members = sorted(n for n in names if n.endswith(".json") and not n.startswith("__MACOSX"))
     if not members:
         raise SourceError(source, None, "the zip holds no JSON annotation file")
+    for m in members:
+        _check_member(zf.getinfo(m), f"{source}!{m}")
     image_root = "images" if any(n.startswith("images/") for n in names) else None
     return [
         _Document(
@@ -295,12 +355,43 @@ def _zip_documents(source: Path, zf: zipfile.ZipFile, split: str | None) -> list
             m,
             split if (split and len(members) == 1) else split_name(m),
             zf.getinfo(m).file_size,
-            partial(zf.read, m),
+            partial(_read_member, zf, m, f"{source}!{m}"),
             image_root,
             "zip",
         )
         for m in members
     ]
+
+
+def _check_member(info: zipfile.ZipInfo, where: str) -> None:
+    """A member posestore can inflate: not encrypted, a method zipfile has, and a declared
+    size in proportion to its compressed bytes (a zip bomb is refused before inflating)."""
+    if info.flag_bits & 0x1:
+        raise SourceError(
+            where, None, "is encrypted; unzip it with its password and ingest the JSON"
+        )
+    if info.compress_type not in ZIP_METHODS:
+        raise SourceError(
+            where,
+            None,
+            f"uses compression method {info.compress_type}, which posestore cannot read",
+        )
+    if info.file_size > max(ZIP_RATIO * info.compress_size, ZIP_FLOOR):
+        raise SourceError(
+            where,
+            None,
+            f"declares {info.file_size:,} bytes inflated from {info.compress_size:,} "
+            f"({info.file_size / max(info.compress_size, 1):,.0f} times): more than the "
+            f"{ZIP_RATIO} times posestore inflates (a zip bomb?)",
+        )
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, where: str) -> bytes:
+    """A member's bytes; damage (a bad CRC, a truncated stream) is one ``SourceError``."""
+    try:
+        return zf.read(member)
+    except _ZIP_ERRORS as e:
+        raise SourceError(where, None, f"cannot be read from the zip: {e}") from e
 
 
 def _image_root(root: Path, task: str | None, split: str) -> str | None:
@@ -762,8 +853,13 @@ def _keypoints(
     col, idx = cut[:2] if cut is not None else _numeric_lists(vals, is_list, 1, "keypoints", over)
     if len(idx) != is_list.sum():
         bad = sorted(set(np.flatnonzero(is_list)) - set(idx.tolist()))[0]
+        huge = [v for v in vals[bad] if type(v) is int and abs(v) >= 2**63]
         raise SourceError(
-            file, f"annotations[{bad}].keypoints", "holds values that are not numbers"
+            file,
+            f"annotations[{bad}].keypoints",
+            f"holds the integer {huge[0]}, beyond what a coordinate can hold"
+            if huge
+            else "holds values that are not numbers",
         )
     labelled = np.zeros(n, dtype=bool)
     if col is None:

@@ -38,7 +38,7 @@ from posestore.formats import (
 )
 from posestore.imagesize import image_size
 from posestore.metadata import CsvLayout, DatasetMeta, SplitMeta, datasets_table
-from posestore.paths import relative_inside
+from posestore.paths import is_dir, relative_inside
 
 from ._records import first_true
 
@@ -253,7 +253,17 @@ def _parse(data: bytes, file: str) -> tuple[CsvLayout, list[list[str]]]:
     except UnicodeDecodeError as e:
         raise SourceError(file, None, f"not UTF-8 text (byte {e.start})") from e
     newline = "\r\n" if "\r\n" in text else "\n"
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # a cell beyond the field limit (131,072 characters), a bad quote
+        problem = (
+            f"has a cell longer than {csv.field_size_limit():,} characters (Python's CSV field "
+            "limit); no FashionAI cell is"
+            if "field limit" in str(e)
+            else f"is not CSV: {e}"
+        )
+        raise SourceError(file, f"line {reader.line_num}", problem) from e
     trailing = 0
     while rows and not rows[-1]:
         rows.pop()
@@ -337,7 +347,7 @@ def _keypoints(
 def _image_sizes(file_names: tuple, folder: Path | None) -> tuple[list, list]:
     """Width and height from each image's header when the images are beside the CSV."""
     n = len(file_names)
-    if folder is None or not n or not (folder / PurePosixPath(file_names[0]).parts[0]).is_dir():
+    if folder is None or not n or not is_dir(folder / PurePosixPath(file_names[0]).parts[0]):
         return [None] * n, [None] * n
     widths, heights = [], []
     for name in file_names:

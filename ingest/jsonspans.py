@@ -359,8 +359,8 @@ def _parse_chunk(
 
     offsets = jsonnum.run_offsets(t1 - t0, np.int32)  # Arrow's string offsets
     is_float = _number_kinds(c, inside, t0, t1)
-    if is_float is None:
-        return None
+    if is_float is None or ((t1 - t0 >= 19) & ~is_float).any():
+        return None  # not plain JSON numbers, or an integer float64 may not hold: parsed whole
     strings = pa.StringArray.from_buffers(len(t0), pa.py_buffer(offsets), pa.py_buffer(c[token]))
     try:  # Arrow's parser is strict about the rest of the grammar (1.2.3, 1e, 1-2)
         values = pc.cast(strings, pa.float64()).to_numpy()

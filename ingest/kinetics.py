@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -20,12 +20,12 @@ import numpy as np
 import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
-from posestore.errors import SourceError
+from posestore.errors import SourceError, ValueNotKept
 from posestore.formats import KPFILE_DTYPE_KEY, PYSKL_SKELETON_CATEGORY, SourceWarning
 from posestore.metadata import DatasetMeta, PysklArrays, datasets_table
-from posestore.paths import relative_inside
+from posestore.paths import is_file, relative_inside
 
-from .pyskl import _categories, _Splits, padding_visibility
+from .pyskl import INT32, NUMBER_KINDS, _categories, _Splits, padding_visibility
 
 _DIRECT = "__direct__"
 """A worker's mark on a kpfile that is one clip's entry itself (``kpfile_layout: direct``)."""
@@ -64,6 +64,19 @@ def read_kinetics(
                 f"annotations[{i}]",
                 "frame_inds and box_score must be 1-D arrays of one length",
             )
+        if fi.dtype.kind not in "iu" or (
+            len(fi) and not INT32[0] <= fi.min() <= fi.max() <= INT32[1]
+        ):
+            raise SourceError(
+                file,
+                f"annotations[{i}].frame_inds",
+                f"expected frame numbers (integers of at most 32 bits), got {fi.dtype} "
+                + (f"from {fi.min()} to {fi.max()}" if len(fi) and fi.dtype.kind in "iuf" else ""),
+            )
+        if bs.dtype.kind not in NUMBER_KINDS:
+            raise SourceError(
+                file, f"annotations[{i}].box_score", f"has dtype {bs.dtype}; expected numbers"
+            )
         frame_inds.append(fi)
         box_scores.append(bs)
     boxes = np.array([len(f) for f in frame_inds], dtype=np.int64)
@@ -75,7 +88,7 @@ def read_kinetics(
     for i, a in enumerate(anns):
         rel = _kpfile_of(a)
         path = relative_inside(rel, root) if rel else None
-        if rel and path is not None and path.is_file():
+        if rel and path is not None and is_file(path):
             groups.setdefault(rel, []).append(i)
         else:
             without.append(i)
@@ -286,17 +299,29 @@ def _read_kpfile(task) -> tuple[str, list[int], dict]:
     direct = "keypoint" in data and len(clips) == 1
     out = {}
     for i, frame_dir, boxes in clips:
-        entry = data if direct else data.get(frame_dir)
+        entry = data if direct else data.get(frame_dir) if isinstance(frame_dir, Hashable) else None
+        record = repr(frame_dir) if type(frame_dir) is not str else frame_dir
         if not isinstance(entry, dict) or not isinstance(entry.get("keypoint"), np.ndarray):
-            raise SourceError(path, frame_dir, "has no 'keypoint' array for this clip")
+            raise SourceError(path, record, "has no 'keypoint' array for this clip")
         kp = entry["keypoint"]
         if kp.ndim != 3 or kp.shape[2] != 3 or kp.shape[0] != boxes:
             raise SourceError(
                 path,
-                frame_dir,
+                record,
                 f"keypoint has shape {kp.shape}, expected ({boxes}, V, 3) from the clip's frame_inds",
             )
-        extra = {k: pyjson.encode(v) for k, v in entry.items() if k != "keypoint"}
+        if kp.dtype.kind not in NUMBER_KINDS:
+            raise SourceError(
+                path, record, f"keypoint has dtype {kp.dtype}; expected floats or integers"
+            )
+        if any(type(k) is not str for k in entry):
+            raise SourceError(path, record, "has a key that is not a string")
+        try:
+            extra = {
+                pyjson.encode(k): pyjson.encode(v) for k, v in entry.items() if k != "keypoint"
+            }
+        except ValueNotKept as e:
+            raise SourceError(path, record, str(e)) from e
         extra[KPFILE_DTYPE_KEY] = kp.dtype.str
         if direct:
             extra[_DIRECT] = True

@@ -92,12 +92,8 @@ def read_pyskl(
         progress(f"unpickling {source.name} ({source.stat().st_size / 1e6:,.1f} MB)", -1, -1)
     layout, top, anns = load_pyskl(source)
     for i, a in enumerate(anns):
-        if not isinstance(a, dict):
-            raise SourceError(file, f"annotations[{i}]", f"expected a dict, got {type(a).__name__}")
-        if "frame_dir" not in a:
-            raise SourceError(
-                file, f"annotations[{i}]", f"has no 'frame_dir' (keys: {', '.join(map(str, a))})"
-            )
+        _check_clip(a, i, file)
+    _check_rows(anns, file, source.stat().st_size)
     n = len(anns)
     per_clip = _primary_splits(top if layout == "dict" else None, anns, split, file)
     splits = _Splits(per_clip)
@@ -105,7 +101,7 @@ def read_pyskl(
         "keypoint" in a for a in anns[:100]
     )
     arrays = _array_dtypes(anns, kinetics)
-    labels, label_over = _labels(anns)
+    labels, label_over = _labels(anns, file)
     image_ids = np.arange(1, n + 1, dtype=np.int64)
 
     three_d = arrays.channels == 3 and arrays.keypoint_score is None
@@ -119,14 +115,20 @@ def read_pyskl(
         key_order=list(anns[0]) if anns else [],
     )
     if layout == "dict":
+        odd = next((k for k in top if type(k) is not str), None)
+        if odd is not None:
+            raise SourceError(file, None, f"the top-level dict has a key {odd!r:.40}, not a string")
+        for k in top:
+            _kept(k, file, "the top-level dict's keys")
         meta.top = {k: _kept(v, file, str(k)) for k, v in top.items() if k != "annotations"}
     elif layout == "single":
         meta.top = {}
     v = arrays.joints
     try:
         images = _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics)
-    except ValueNotKept as e:
-        raise SourceError(file, f"annotations[{e.args[1]}]", e.args[0]) from e
+    except ValueNotKept as e:  # args: the problem, the clip, the field
+        record = f"annotations[{e.args[1]}]" + "".join(f".{k}" for k in e.args[2:])
+        raise SourceError(file, record, e.args[0]) from e
     first: schema.Tables = {
         "images": images,
         "categories": _categories(dataset, v, labels, anns),
@@ -142,6 +144,69 @@ def read_pyskl(
         return
     yield first
     yield from _batches(anns, file, dataset, splits, image_ids, progress)
+
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _fits(value: object, bounds: tuple[int, int]) -> bool:
+    """``value`` is an int (not a bool) within ``bounds``: a column of that width holds it."""
+    return type(value) is int and bounds[0] <= value <= bounds[1]
+
+
+def _check_clip(a: object, i: int, file: str) -> None:
+    """A clip is a dict with string keys and a ``frame_dir``; a frame_dir that is text is
+    valid Unicode (it becomes a ``file_name``)."""
+    if not isinstance(a, dict):
+        raise SourceError(file, f"annotations[{i}]", f"expected a dict, got {type(a).__name__}")
+    odd = next((k for k in a if type(k) is not str), None)
+    if odd is not None:
+        raise SourceError(file, f"annotations[{i}]", f"has a key {odd!r:.40} that is not a string")
+    if "frame_dir" not in a:
+        raise SourceError(
+            file, f"annotations[{i}]", f"has no 'frame_dir' (keys: {', '.join(map(str, a))})"
+        )
+    for key in a:
+        try:
+            pyjson.encode(key)
+        except ValueNotKept as e:
+            raise SourceError(file, f"annotations[{i}]", f"a key {e}") from e
+    try:
+        if type(a["frame_dir"]) is str:
+            pyjson.encode(a["frame_dir"])
+    except ValueNotKept as e:
+        raise SourceError(file, f"annotations[{i}].frame_dir", str(e)) from e
+
+
+def _check_rows(anns: list, file: str, file_bytes: int) -> None:
+    """The rows the clips' shapes declare (a frame row per frame, an instance row per person,
+    a pose row per person and frame) stay in proportion to the file, as the unpickler's own
+    bound has it: an empty array ``[0, 2**40, 17, 2]`` or a ``total_frames`` of 2**40 carries
+    no data but would make a trillion frame rows."""
+    budget = safe_pickle.expansion_budget(file_bytes)
+    total = 0
+    for i, a in enumerate(anns):
+        kp = a.get("keypoint")
+        if isinstance(kp, np.ndarray) and kp.ndim == 4:
+            m, t = int(kp.shape[0]), int(kp.shape[1])
+            what = f"keypoint of shape {kp.shape}"
+        else:
+            m, t = 0, a.get("total_frames")
+            t = t if type(t) is int and t > 0 else 0
+            what = f"total_frames {t:,}"
+        if t > INT32[1]:
+            raise SourceError(
+                file, f"annotations[{i}]", f"{what}: more than {INT32[1]:,} frames in one clip"
+            )
+        total += t + m + m * t
+        if total > budget:
+            raise SourceError(
+                file,
+                f"annotations[{i}]",
+                f"{what}: the clips up to this one declare {total:,} rows of frames and poses, "
+                f"out of proportion to a file of {file_bytes:,} bytes (at most {budget:,})",
+            )
 
 
 class _Splits:
@@ -170,8 +235,12 @@ def _primary_splits(top: dict | None, anns: list[dict], split: str | None, file:
         raise SourceError(file, "split", "expected a dict of lists of frame_dir names")
     first: dict = {}
     for name, members in lists.items():
+        problem = schema.name_problem(str(name), "split")
+        if problem:  # a split list's name is a partition's or a --split name
+            raise SourceError(file, "split", problem)
         for fd in members:
-            first.setdefault(fd, str(name))
+            if type(fd) is str:  # other members name no clip (a frame_dir is text)
+                first.setdefault(fd, str(name))
     out = np.array(
         [
             first.get(a["frame_dir"], UNASSIGNED) if isinstance(a["frame_dir"], str) else UNASSIGNED
@@ -244,10 +313,11 @@ def _array_dtypes(anns: list[dict], kinetics: bool) -> PysklArrays:
     return out
 
 
-def _labels(anns: list[dict]) -> tuple[np.ndarray, dict[int, object]]:
-    """int64 labels; string (or numpy) labels get action ids, the source value kept per clip."""
+def _labels(anns: list[dict], file: str) -> tuple[np.ndarray, dict[int, object]]:
+    """int64 labels; string (or numpy, or wider) labels get action ids, the source value kept
+    per clip."""
     raw: list[Any] = [a.get("label") for a in anns]
-    ints = [type(x) is int for x in raw]
+    ints = [_fits(x, INT64) for x in raw]
     labels = np.zeros(len(raw), dtype=np.int64)
     over: dict[int, object] = {}
     taken = {x for x, ok in zip(raw, ints) if ok}
@@ -263,7 +333,10 @@ def _labels(anns: list[dict]) -> tuple[np.ndarray, dict[int, object]]:
             labels[i] = int(x)
             over[i] = x
         else:
-            key = pyjson.encode(x)
+            try:
+                key = pyjson.encode(x)
+            except ValueNotKept as e:
+                raise SourceError(file, f"annotations[{i}].label", str(e)) from e
             k = orjson.dumps(key)
             if k not in named:
                 named[k] = next_id
@@ -307,7 +380,7 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
     shapes = [a.get("img_shape") for a in anns]
     totals = [a.get("total_frames") for a in anns]
     good_shape = [
-        type(s) is tuple and len(s) == 2 and all(type(x) is int for x in s) for s in shapes
+        type(s) is tuple and len(s) == 2 and all(_fits(x, INT64) for x in s) for s in shapes
     ]
     skip = NAMED | (KINETICS if kinetics else frozenset())
     attributes = []
@@ -315,7 +388,7 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
         try:
             extra = _clip_extra(a, i in label_over, label_over.get(i), good_shape[i], arrays, skip)
         except ValueNotKept as e:
-            raise ValueNotKept(str(e), i) from e
+            raise ValueNotKept(e.args[0], i, *e.args[1:]) from e
         attributes.append(orjson.dumps(extra).decode() if extra else None)
     heights = [s[0] if ok else None for s, ok in zip(shapes, good_shape)]
     widths = [s[1] if ok else None for s, ok in zip(shapes, good_shape)]
@@ -330,7 +403,7 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
             ),
             "width": pa.array(widths, pa.int64()),
             "height": pa.array(heights, pa.int64()),
-            "num_frames": pa.array([t if type(t) is int else None for t in totals], pa.int32()),
+            "num_frames": pa.array([t if _fits(t, INT32) else None for t in totals], pa.int32()),
             "label": pa.array(
                 labels, mask=np.array([("label" not in a) for a in anns], dtype=bool)
             ),
@@ -342,16 +415,24 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
 def _clip_extra(
     a: dict, label_kept: bool, label: object, good_shape: bool, arrays: PysklArrays, skip: frozenset
 ) -> dict:
-    """A clip's fields and values the columns do not hold, as ``pyjson`` values."""
-    extra = {k: pyjson.encode(v) for k, v in a.items() if k not in skip}
+    """A clip's fields and values the columns do not hold, as ``pyjson`` values; a value
+    posestore cannot keep raises ``ValueNotKept(problem, field)``."""
+
+    def encode(key: str, value: object) -> Any:
+        try:
+            return pyjson.encode(value)
+        except ValueNotKept as e:
+            raise ValueNotKept(str(e), key) from e
+
+    extra = {k: encode(k, v) for k, v in a.items() if k not in skip}
     if type(a["frame_dir"]) is not str:
-        extra["frame_dir"] = pyjson.encode(a["frame_dir"])
+        extra["frame_dir"] = encode("frame_dir", a["frame_dir"])
     if label_kept:
-        extra["label"] = pyjson.encode(label)
+        extra["label"] = encode("label", label)
     if "img_shape" in a and not good_shape:
-        extra["img_shape"] = pyjson.encode(a["img_shape"])
-    if "total_frames" in a and type(a["total_frames"]) is not int:
-        extra["total_frames"] = pyjson.encode(a["total_frames"])
+        extra["img_shape"] = encode("img_shape", a["img_shape"])
+    if "total_frames" in a and not _fits(a["total_frames"], INT32):
+        extra["total_frames"] = encode("total_frames", a["total_frames"])
     missing = [k for k in ("label", "img_shape", "total_frames") if k not in a]
     if missing:
         extra[PYSKL_MISSING_KEY] = missing
@@ -360,15 +441,39 @@ def _clip_extra(
         extra[PYSKL_SHAPE_KEY] = list(kp.shape)  # no person: the shape says T, V and C
     for k in (*PYSKL_SKELETON_ARRAYS, *sorted(skip - NAMED)):  # Kinetics adds its arrays
         value = a.get(k)
-        if (
-            isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize > 4
-        ) and not np.array_equal(value.astype(np.float32), value, equal_nan=True):
-            extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
-        if isinstance(value, np.ndarray) and value.dtype.str != getattr(arrays, k):
+        if isinstance(value, np.ndarray) and (
+            not _float32_exact(value)
+            or (k in NAMED and value.ndim >= 3 and value.shape[0] and not value.shape[2])
+            or (k == "keypoint_score" and not isinstance(kp, np.ndarray))
+        ):
+            # float32 columns cannot hold it, pose rows without joints cannot say its frame
+            # count (V = 0), or scores without a keypoint array have no pose rows: kept whole
+            extra[k] = encode(k, value)
+        if isinstance(value, np.ndarray) and value.dtype.str != getattr(arrays, k, None):
             extra.setdefault(PYSKL_DTYPES_KEY, {})[k] = value.dtype.str
         elif k in a and not isinstance(value, np.ndarray):
-            extra[k] = pyjson.encode(value)
+            extra[k] = encode(k, value)
     return extra
+
+
+NUMBER_KINDS = "fiu"
+"""numpy dtype kinds a pose array may have: floats, signed and unsigned integers (not bool,
+complex, bytes or str, which a float32 column would silently change)."""
+
+
+def _float32_exact(value: np.ndarray) -> bool:
+    """Every element of a numeric array comes back the same from float32."""
+    if value.dtype.kind == "f" and value.dtype.itemsize <= 4:
+        return True
+    if value.dtype.kind in "iu":
+        if value.dtype.itemsize <= 2 or not value.size:
+            return True
+        with np.errstate(invalid="ignore", over="ignore"):
+            back = value.astype(np.float32).astype(value.dtype)
+        return bool(np.array_equal(back, value))
+    if value.dtype.kind == "f":
+        return bool(np.array_equal(value.astype(np.float32), value, equal_nan=True))
+    return True
 
 
 def padding_visibility(channels: list[np.ndarray], score: np.ndarray | None) -> np.ndarray:
@@ -403,6 +508,13 @@ def _clip_arrays(a: dict, i: int, file: str):
             f"annotations[{i}].keypoint_score",
             f"has shape {getattr(score, 'shape', None)}, expected {kp.shape[:3]} from keypoint",
         )
+    for name, array in (("keypoint", kp), ("keypoint_score", score)):
+        if array is not None and array.dtype.kind not in NUMBER_KINDS:
+            raise SourceError(
+                file,
+                f"annotations[{i}].{name}",
+                f"has dtype {array.dtype}; expected an array of floats or integers",
+            )
     return kp, score
 
 

@@ -49,8 +49,8 @@ def detect_format(source: Path) -> str:
             source, None, "found no annotation files (COCO .json, FashionAI .csv) in this folder"
         )
     suffix = source.suffix.lower()
-    if suffix == ".json" or zipfile.is_zipfile(source):
-        return "coco"
+    if suffix in (".json", ".zip") or zipfile.is_zipfile(source):
+        return "coco"  # a zip is a CVAT export: its reader says when it is not a readable zip
     if suffix == ".csv":
         return "fashionai"
     if suffix in (".pkl", ".pickle"):

@@ -50,6 +50,13 @@ def _handled():
     except PoseStoreError as e:
         _line("error", str(e))
         raise SystemExit(1) from None
+    except OSError as e:  # the store's folder or a file the command was given, unusable
+        where = f"{e.filename}: " if e.filename else ""
+        _line("error", f"{where}{e.strerror or e}")
+        raise SystemExit(1) from None
+    except MemoryError:
+        _line("error", "out of memory; nothing was committed, the store is as it was")
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         _line("error", "interrupted; the store is unchanged")
         raise SystemExit(130) from None
@@ -167,9 +174,12 @@ def cmd_sql(args) -> int:
                     f"--parquet {args.parquet} is inside the store {root}; write it elsewhere "
                     "(the store's files are written by ingest alone)"
                 )
-            target = str(args.parquet).replace("'", "''")
-            con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-            n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
+            from posestore.output import staged
+
+            with staged(args.parquet) as staging:  # the file appears whole, or not at all
+                target = str(staging.path).replace("'", "''")
+                con.execute(f"COPY ({args.query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+                n = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
             print(f"wrote {n:,} rows to {args.parquet}")
             return 0
         rel = con.sql(args.query)
@@ -252,10 +262,12 @@ def cmd_stats(args) -> int:
     store = _open(args)
     result = store.stats(args.dataset, args.split)
     if args.html:
+        from posestore.output import staged
         from posestore.queries.stats import html_report
 
         source = store.scoped(args.dataset, args.split) if args.split else store
-        Path(args.html).write_text(html_report(result, source), encoding="utf-8")
+        with staged(args.html) as staging:
+            staging.path.write_text(html_report(result, source), encoding="utf-8")
     if args.json:
         import orjson
 

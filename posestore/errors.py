@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
+
+
+def one_line(text: object) -> str:
+    """``text`` as one printable line: control characters (a newline in a file name or a
+    record) escaped, text that is not valid Unicode (a lone surrogate) backslash-escaped."""
+    line = str(text).translate(_CONTROLS)
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 class PoseStoreError(ValueError):
     """Base of every error posestore raises on purpose; the CLI prints it in one line."""
@@ -20,7 +29,7 @@ class SourceError(PoseStoreError):
         self.record = record
         self.problem = problem
         where = f"{self.file}: {record}" if record else self.file
-        super().__init__(f"{where}: {problem}")
+        super().__init__(one_line(where) + ": " + one_line(" ".join(problem.split())))
 
     def __reduce__(self):
         # raised in worker processes (kpfiles) and re-raised in the parent

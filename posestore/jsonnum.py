@@ -174,7 +174,8 @@ def f32_inexact(values: np.ndarray) -> np.ndarray:
     check = ~((np.floor(values) == values) & (np.abs(values) < 2.0**24))
     if check.any():
         v = values[check]
-        back = f32_as_f64(v.astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond float32: inf, which is then not exact
+            back = f32_as_f64(v.astype(np.float32))
         out[check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
     return out
 
@@ -203,6 +204,73 @@ def as_json_numbers(values: np.ndarray, as_float: np.ndarray | bool) -> np.ndarr
     if make_int.any():
         out[make_int] = values[make_int].astype(np.int64)
     return out
+
+
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
+"""The shortest run of digits an integer beyond 64 bits has (-2**63 - 1: 19 digits)."""
+_SCAN = 4 << 20
+_NUMBER_BEFORE = frozenset(b"[,: \t\r\n")
+_FLOAT_AFTER = frozenset(b".eE")
+
+
+def wide_integer(text: bytes) -> tuple[int, str] | None:
+    """The first integer token of JSON ``text`` beyond 64 bits, as (byte offset, token), or
+    None. ``orjson`` reads such a token as a float, which a writer would give back as a
+    float: posestore refuses it instead.
+
+    Runs of 19 digits are rare in annotation files, so the scan is a ``translate`` and a
+    ``find`` per few MB; each run found is checked to be an integer token outside strings.
+    """
+    strings = _StringState(text)
+    pos, n = 0, len(text)
+    while pos < n:
+        hit = text[pos : pos + _SCAN + len(_LONG_RUN)].translate(_DIGITS_AS_ZERO).find(_LONG_RUN)
+        if hit < 0:
+            pos += _SCAN
+            continue
+        start = end = pos + hit
+        while end < n and 48 <= text[end] <= 57:
+            end += 1
+        pos = end
+        sign = start > 0 and text[start - 1] == 45  # '-'
+        before = text[start - 1 - sign] if start - sign > 0 else 32
+        if before not in _NUMBER_BEFORE or (end < n and text[end] in _FLOAT_AFTER):
+            continue  # digits of a float, a name or a longer token
+        if strings.inside(start):
+            continue
+        digits = end - start
+        token = text[start - sign : end].decode()
+        if digits > 20 or (digits >= 19 and not -(2**63) <= int(token) < 2**64):
+            return start - sign, token
+    return None
+
+
+class _StringState:
+    """Whether positions of a JSON text, asked in increasing order, are inside a string:
+    unescaped quotes are counted from the last position asked, a few MB at a time."""
+
+    def __init__(self, text: bytes) -> None:
+        self.buf = np.frombuffer(text, dtype=np.uint8)
+        self.counted = 0
+        self.open = False
+
+    def inside(self, position: int) -> bool:
+        while self.counted < position:
+            stop = min(position, self.counted + _SCAN)
+            piece = self.buf[self.counted : stop]
+            quotes = np.flatnonzero(piece == 34) + self.counted
+            escaped = quotes[(quotes > 0) & (self.buf[np.maximum(quotes - 1, 0)] == 92)]
+            unescaped = len(quotes) - sum(self._odd_backslashes(q) for q in escaped.tolist())
+            self.open ^= bool(unescaped % 2)
+            self.counted = stop
+        return self.open
+
+    def _odd_backslashes(self, quote: int) -> bool:
+        k = quote - 1
+        while k >= 0 and self.buf[k] == 92:
+            k -= 1
+        return (quote - 1 - k) % 2 == 1
 
 
 def run_offsets(counts: np.ndarray, dtype=np.int64) -> np.ndarray:

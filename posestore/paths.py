@@ -29,3 +29,20 @@ def relative_inside(path: str, root: Path) -> Path | None:
     """
     p = relative_path(path)
     return None if p is None else root / Path(*p.parts)
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``; False too where the system refuses the name (a data-given name
+    longer than the file system allows cannot be a file there)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``; False where the system refuses the name (see ``is_file``)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

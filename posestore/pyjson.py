@@ -19,10 +19,28 @@ from posestore.errors import ValueNotKept
 _TAGS = ("__tuple__", "__dict__", "__ndarray__", "__scalar__", "__bytes__")
 
 
+JSON_INTS = (-(2**63), 2**64 - 1)
+"""The integers JSON text keeps exactly through posestore (orjson reads and writes 64 bits,
+signed or unsigned; a longer integer would come back a float)."""
+
+
 def encode(value):
-    """A JSON-ready form of ``value`` that ``decode`` turns back into an equal value of the same types."""
+    """A JSON-ready form of ``value`` that ``decode`` turns back into an equal value of the same types.
+
+    Raises ``ValueNotKept`` for a value JSON cannot carry back exactly: a type outside the
+    ones below, an integer beyond 64 bits, text that is not valid Unicode (a lone surrogate).
+    """
     t = type(value)
-    if value is None or t in (str, int, float, bool):
+    if value is None or t in (float, bool):
+        return value
+    if t is str:
+        return _text(value)
+    if t is int:
+        if not JSON_INTS[0] <= value <= JSON_INTS[1]:
+            raise ValueNotKept(
+                f"holds an integer of {value.bit_length()} bits; posestore keeps integers of "
+                "at most 64 bits"
+            )
         return value
     if t is list:
         return [encode(v) for v in value]
@@ -32,7 +50,7 @@ def encode(value):
         if all(type(k) is str for k in value) and not (
             len(value) == 1 and next(iter(value), None) in _TAGS
         ):
-            return {k: encode(v) for k, v in value.items()}
+            return {_text(k): encode(v) for k, v in value.items()}
         return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
@@ -60,6 +78,19 @@ def encode(value):
     if t is bytes:
         return {"__bytes__": base64.b64encode(value).decode()}
     raise ValueNotKept(f"holds a {t.__name__}, a type posestore cannot keep")
+
+
+def _text(value: str) -> str:
+    """``value``, when it is valid Unicode (UTF-8 can store it)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueNotKept(
+                f"holds text that is not valid Unicode (a lone surrogate at character {e.start} "
+                f"of {value!r:.60})"
+            ) from e
+    return value
 
 
 def decode(value):

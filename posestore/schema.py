@@ -236,8 +236,36 @@ than text (Spark, Daft, DuckDB, PyArrow: numbers, dates, booleans; Spark and Daf
 ``0042`` with ``42``): refused as dataset or split names."""
 
 NAME_LIMIT = 200
-"""Longest dataset or split name: a folder name (``split=<name>``) within any file system's
-255 bytes."""
+"""Longest dataset or split name, in bytes: every folder and file name the store and its
+exports make of it (``split=<name>``, ``dataset=<name>``, ``<split>.json``) stays within
+the 255 bytes any file system allows a name."""
+
+
+def name_problem(name: object, what: str = "dataset") -> str | None:
+    """Why ``name`` cannot be a dataset (or split) name, or None when it can: a name is a
+    plain identifier, never a path, never a value an engine reading the Hive layout would
+    type as a number, date or boolean, and at most ``NAME_LIMIT`` bytes."""
+    invalid = (
+        f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a "
+        "letter or digit"
+    )
+    if not isinstance(name, str):
+        return invalid
+    if TYPED_NAME.fullmatch(name):
+        return (
+            f"{what} name {name!r} would be read as a number, date or boolean by engines that "
+            f"read the store's folders (Spark, Daft, DuckDB, PyArrow); use a name with a letter, "
+            f"e.g. {what[0]}{name}"
+        )
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_LIMIT:
+        return (
+            f"{what} name {name[:40]!r}… is {size} bytes; at most {NAME_LIMIT}, so that its "
+            "folders and files fit the 255 bytes a file system allows a name"
+        )
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        return invalid
+    return None
 
 
 PARTITION_COLUMNS = ("dataset", "split")

@@ -11,9 +11,11 @@ is here.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     table_glob,
 )
 from posestore.metadata import DatasetMeta, bundle_meta
+from posestore.output import staged
 from posestore.queries import subset
 from posestore.transaction import Transactions, partition_dir
 
@@ -79,24 +82,20 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
 
 
 def check_name(name: str, what: str = "dataset") -> str:
-    """A dataset or split name must be a plain identifier, never a path, never a value an
-    engine reading the Hive layout would type as a number, date or boolean, and short
-    enough for a folder name."""
-    if isinstance(name, str) and schema.TYPED_NAME.fullmatch(name):
-        raise StoreError(
-            f"{what} name {name!r} would be read as a number, date or boolean by engines that "
-            f"read the store's folders (Spark, Daft, DuckDB, PyArrow); use a name with a letter, "
-            f"e.g. {what[0]}{name}"
-        )
-    if isinstance(name, str) and len(name.encode()) > schema.NAME_LIMIT:
-        raise StoreError(
-            f"{what} name {name[:40]!r}… is {len(name.encode())} bytes; at most {schema.NAME_LIMIT}"
-        )
-    if not isinstance(name, str) or not schema.NAME_PATTERN.fullmatch(name) or name in (".", ".."):
-        raise StoreError(
-            f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
-        )
+    """``name``, when it can be a dataset or split name (``schema.name_problem``); else a
+    ``StoreError`` saying why."""
+    problem = schema.name_problem(name, what)
+    if problem:
+        raise StoreError(problem)
     return name
+
+
+def _check_split_name(split: str, source: str) -> None:
+    """A split name a source gives (its file name, its split lists) names the source when it
+    cannot be a split name."""
+    problem = schema.name_problem(split, "split")
+    if problem:
+        raise SourceError(source, None, problem)
 
 
 class Store:
@@ -265,7 +264,7 @@ class Store:
         with self._writing([plan.dataset for plan in plans], progress):
             txn = self._new_txn()
             done: list[Ingested] = []
-            with self._txns.discard_unless_committed(txn):
+            with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
                 for plan in plans:
                     start = time.perf_counter()
                     written = self._stage(
@@ -413,7 +412,7 @@ class Store:
                 for split in meta.splits if meta else ():
                     if split in splits:
                         raise SourceError(source, None, f"two files give split {split!r}")
-                    check_name(split, "split")
+                    _check_split_name(split, source)
                     splits.append(split)
                 if "images" in part and len(part["images"]):
                     split_col = part["images"]["split"]
@@ -437,7 +436,7 @@ class Store:
                     counts[table] += len(tb)
                     in_part = _splits_of(tb)
                     for split in in_part:
-                        check_name(split, "split")
+                        _check_split_name(split, source)
                         rows = tb if len(in_part) == 1 else _rows_of_split(tb, split)
                         # batches' rows gather into parts of PART_ROWS or more: PYSKL's
                         # small per-batch instances and frames make a few parts, not dozens
@@ -495,7 +494,7 @@ class Store:
         with self._writing([dataset]):
             self.dataset_info(dataset)
             txn = self._new_txn()
-            with self._txns.discard_unless_committed(txn):
+            with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
                 self._commit(txn, {dataset: []})
 
     # -- query ----------------------------------------------------------------
@@ -631,7 +630,7 @@ class Store:
             previous=categories,  # the other categories keep what they mean
         )
         txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             parquet.write_part(partition_dir(txn, "categories", dataset) / PART_FILE, annotated)
             self._commit(txn, {dataset: ["categories"]}, partial=True)
         return annotated
@@ -672,7 +671,7 @@ class Store:
         flips = joint_meaning.registry_flips(categories)
         report: dict = {"ground_truth": truth, "predictions": predictions, "splits": {}}
         txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
+        with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
             for s in splits:
                 gt, dt = self.split_tables(truth, s), self.split_tables(predictions, s)
                 posed = gt["instances"].filter(pc.greater(gt["instances"]["num_joints"], 0))
@@ -813,11 +812,14 @@ class Store:
             )
         fmt = format or info["format"]
         image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
-        options = ExportOptions(whole=whole, image_dirs=image_dirs, progress=progress)
-        written = write_dataset(parts, meta, Path(out), fmt, options, skeleton)
-        if images != "none":
-            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
-        return written
+        with staged(out) as staging:  # OUT appears whole, or not at all
+            options = ExportOptions(
+                whole=whole, image_dirs=image_dirs, progress=progress, final=staging.out
+            )
+            written = write_dataset(parts, meta, staging.path, fmt, options, skeleton)
+            if images != "none":
+                self._place_images(parts, info, staging.path, fmt, images, image_dirs)
+        return [staging.final(p) for p in written]
 
     def _selected_parts(
         self,
@@ -887,8 +889,12 @@ class Store:
                 merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
             raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
-        options = ExportOptions(merged_from=tuple(datasets), progress=progress)
-        return write_dataset(merged, DatasetMeta(MERGED), Path(out), format, options)
+        with staged(out) as staging:  # OUT appears whole, or not at all
+            options = ExportOptions(
+                merged_from=tuple(datasets), progress=progress, final=staging.out
+            )
+            written = write_dataset(merged, DatasetMeta(MERGED), staging.path, format, options)
+        return [staging.final(p) for p in written]
 
     def view(
         self,
@@ -1012,6 +1018,28 @@ class Store:
                 ),
                 stacklevel=2,
             )
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""OS errors that say the store's disk takes no more (full, over quota, read-only)."""
+
+
+@contextmanager
+def _disk_errors(root: Path, txn: Path) -> Iterator[None]:
+    """An ``OSError`` of a transaction as one line: the store's disk (full, read-only) is a
+    ``StoreError``, a source that cannot be read a ``SourceError`` naming it. Put outside
+    ``discard_unless_committed``, so the transaction is gone before the line is shown."""
+    try:
+        yield
+    except OSError as e:
+        name = str(e.filename or "")
+        reason = e.strerror or str(e)
+        if e.errno in DISK_FULL or not name or name.startswith(str(root)):
+            raise StoreError(
+                f"cannot write the store at {root}: {reason}; nothing was committed, the store "
+                "is as it was"
+            ) from e
+        raise SourceError(name, None, f"cannot be read: {reason}") from e
 
 
 def validate_source(path: Path, format: str | None = None) -> dict:  # noqa: A002

@@ -41,12 +41,19 @@ def real_params(sub: str, pattern: str):
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file of the store (but the lock) with its hash."""
+    """Every file of the store with its hash, but the empty lock files (the store's, and the
+    writer locks of the datasets an ingest named)."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "lock"
+        if p.is_file() and p.name != "lock" and p.parent.name != "locks"
     }
+
+
+def live_files(root: Path) -> dict[str, str]:
+    """The files every engine reads (the tables' Hive folders) with their hashes: what a
+    store holds, whatever versions its bookkeeping went through to get there."""
+    return {k: v for k, v in snapshot(root).items() if not k.startswith(".posestore/")}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from posestore import schema
 from posestore.errors import StoreError
 from posestore.metadata import DatasetMeta
-from posestore.paths import relative_inside, relative_path
+from posestore.paths import is_file, relative_inside, relative_path
 
 from . import coco, coco_results, fashionai, pyskl, yolo_pose
 from .writer import ExportOptions, SplitTables, Writer, safe_relative
@@ -37,6 +37,7 @@ def write_dataset(
     fmt: str,
     options: ExportOptions | None = None,
     skeleton: str | None = None,
+    final: Path | None = None,
 ) -> list[Path]:
     """Write each split's tables in ``fmt`` under ``out`` with that format's writer; returns
     the files written. ``skeleton``: project every pose onto this registry skeleton (COCO and
@@ -101,7 +102,7 @@ def place_images(
         for name in tables["images"]["file_name"].to_pylist():
             target = dest(split, name)
             source = relative_inside(name, src_dir) if src_dir else None
-            if source is None or not source.is_file():
+            if source is None or not is_file(source):
                 missing.append(f"{split}/{name}")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

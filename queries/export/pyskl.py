@@ -187,7 +187,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: PysklArrays) -
         v = int(inst_joints[a])
         start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
         m = b - a
-        t = (stop - start) // (m * v)
+        t = (stop - start) // (m * v) if v else 0  # no joints: the arrays were kept whole
         if "keypoint" in clip.values:
             pass  # kept whole in attributes (float64 that float32 cannot hold)
         elif "keypoint" in clip.dtypes:

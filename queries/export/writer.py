@@ -32,6 +32,9 @@ class ExportOptions:
     ``source_id`` and names them in ``info``)."""
     progress: Callable[[str, int, int], None] | None = None
     """``progress(message, done, total)``, told as each file is written."""
+    final: Path | None = None
+    """Where ``out`` lands when the writer writes into a staging path (``posestore.output``):
+    YOLO's ``data.yaml`` names that folder."""
 
 
 class Writer(Protocol):

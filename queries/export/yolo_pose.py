@@ -130,7 +130,12 @@ def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptio
     yaml = out / "data.yaml"
     yaml.write_text(
         data_yaml(
-            out, list(parts), names, joints, flip, registry_sigmas(tables0["categories"], cat_ids)
+            options.final or out,
+            list(parts),
+            names,
+            joints,
+            flip,
+            registry_sigmas(tables0["categories"], cat_ids),
         )
     )
     return [yaml, *written]

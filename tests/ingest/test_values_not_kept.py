@@ -8,11 +8,11 @@ from posestore import synthetic
 from posestore.errors import SourceError
 
 
-def test_pickled_set_in_a_clip_names_the_clip(store, tmp_path, cli):
+def test_pickled_set_in_a_clip_names_the_clip_and_field(store, tmp_path, cli):
     clips = synthetic.pyskl_clips(4, seed=1)
     clips[2]["tags"] = {"a", "b"}  # the allow-list unpickler admits a set; no column keeps it
     path = synthetic.pyskl_pickle(tmp_path / "sets.pkl", clips)
-    with pytest.raises(SourceError, match=r"sets\.pkl: annotations\[2\]: holds a set"):
+    with pytest.raises(SourceError, match=r"sets\.pkl: annotations\[2\]\.tags: holds a set"):
         store.ingest(path, dataset="s")
     assert store.dataset_names() == []
     r = cli("--store", store.root, "ingest", path, "--dataset", "s")

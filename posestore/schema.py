@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pyarrow as pa
 
+from posestore.errors import StoreError
+
 Tables = dict[str, pa.Table]
 """A bundle of tables of this schema: what readers yield and writers take."""
 
@@ -303,3 +305,24 @@ def target_field(field: pa.Field, given: pa.DataType) -> pa.Field:
     if field.name in PARTITION_COLUMNS and pa.types.is_dictionary(given):
         return field.with_type(given)
     return field
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    """A dataset or split name must be a plain identifier, never a path, never a value an
+    engine reading the Hive layout would type as a number, date or boolean, and short
+    enough for a folder name."""
+    if isinstance(name, str) and TYPED_NAME.fullmatch(name):
+        raise StoreError(
+            f"{what} name {name!r} would be read as a number, date or boolean by engines that "
+            f"read the store's folders (Spark, Daft, DuckDB, PyArrow); use a name with a letter, "
+            f"e.g. {what[0]}{name}"
+        )
+    if isinstance(name, str) and len(name.encode()) > NAME_LIMIT:
+        raise StoreError(
+            f"{what} name {name[:40]!r}… is {len(name.encode())} bytes; at most {NAME_LIMIT}"
+        )
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
+        raise StoreError(
+            f"invalid {what} name {name!r}: use letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
+    return name

@@ -320,6 +320,8 @@ def read_kpfile(task: KpfileTask) -> schema.Tables:
         entry = data if direct else data[frame_dir]
         extra = {key: pyjson.encode(v) for key, v in entry.items() if key != "keypoint"}
         extra["__dtype__"] = array.dtype.str
+        if not len(array):  # no detection: no instance carries V, the metadata does
+            extra["__joints__"] = int(array.shape[1])
         if direct:
             extra["__direct__"] = True
         kp[k] = (array, extra)

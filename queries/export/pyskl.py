@@ -224,19 +224,18 @@ def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict
         bs_dtype = np.dtype(clip.dtypes.get("box_score", arrays.get("box_score", "<f2")))
         clip.values["frame_inds"] = frame[a:b].astype(fi_dtype)
         clip.values["box_score"] = score[a:b].astype(bs_dtype)
-        if a == b or np.isnan(joints[a].astype(np.float64)):
+        kept = extras.get(str(int(image_ids[k])), {})
+        if a == b and "__joints__" not in kept:
+            continue  # no detection, and no kpfile entry either
+        if a < b and np.isnan(joints[a].astype(np.float64)):
             continue
         rel = clip.values.get("raw_file", clip.values.get("filename"))
         if not isinstance(rel, str):
             continue
-        v = int(joints[a])
-        start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
-        extra = {
-            key: pyjson.decode(val)
-            for key, val in extras.get(str(int(image_ids[k])), {}).items()
-            if not key.startswith("__")
-        }
-        dtype = np.dtype(extras.get(str(int(image_ids[k])), {}).get("__dtype__", kp_dtype))
+        v = int(joints[a]) if a < b else kept["__joints__"]
+        start, stop = (inst_start[a], inst_start[b - 1] + per_inst[b - 1]) if a < b else (0, 0)
+        extra = {key: pyjson.decode(val) for key, val in kept.items() if not key.startswith("__")}
+        dtype = np.dtype(kept.get("__dtype__", kp_dtype))
         entry = {"keypoint": xys[start:stop].astype(dtype).reshape(b - a, v, 3), **extra}
         if direct:
             kpfiles[rel] = entry

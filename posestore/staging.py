@@ -144,6 +144,12 @@ def write_bundles(
                         or sum(t.nbytes for t in rows_waiting) >= parquet.PART_BYTES
                     ):
                         flush(writer, table, split)
+            # all that waits, whatever the tables and splits, stays within PART_BYTES: the
+            # largest waiting part is written first (Kinetics: 3 tables × 2 splits waited
+            # 6 × PART_BYTES, and the peak grew with the clips until every buffer was full)
+            while sum(t.nbytes for rows in waiting.values() for t in rows) >= parquet.PART_BYTES:
+                largest = max(waiting, key=lambda key: sum(t.nbytes for t in waiting[key]))
+                flush(writer, *largest)
             if "categories" in part:
                 files = [m.get("path") for m in meta.get("splits", {}).values()]
                 where = f"{source}: {files[0]}" if files and files[0] else source

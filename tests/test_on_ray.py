@@ -20,26 +20,6 @@ from posestore import schema, synthetic
 from posestore.errors import StoreError, UnsafePickle
 
 
-def _ray():
-    """Ray, or a skip where it is not installed (a failure under CI, which installs it)."""
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ray is not installed (the dev extra installs it)")
-        pytest.skip("ray is not installed: pip install 'posestore[ray]'")
-    return ray
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One local Ray cluster for the module (about 3-10 s to start)."""
-    ray = _ray()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def snapshot(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -133,7 +113,6 @@ posestore.open(sys.argv[1]).ingest(sys.argv[2], dataset="k", engine="ray")
 
 @pytest.mark.slow
 def test_killing_a_ray_ingest_midway_leaves_the_store_as_it_was(ray_cluster, tmp_path):
-    _ray()
     index = synthetic.kinetics_scale(tmp_path / "k400", 2400, 40)  # 60 kpfiles
     store = posestore.open(tmp_path / "store")
     store.ingest(synthetic.kinetics_scale(tmp_path / "small", 10, 5), dataset="k")

@@ -158,3 +158,42 @@ def test_an_index_without_any_of_its_kpfiles_ingests_clips_without_joints(kineti
     with pytest.warns(UserWarning, match="30 of 30 clips have no kpfile beside"):
         (done,) = store.ingest(index, dataset="k")
     assert "keypoints" not in done.counts and done.counts["images"] == 30
+
+
+@pytest.mark.real
+def test_the_real_kinetics_index_with_kpfiles_for_its_clips_round_trips(tmp_path, store):
+    """The mmaction2 sample index as it is (int16 frame_inds up to 3,703 boxes a clip, float16
+    box scores, ``valid`` with float keys), given a raw_file and float16 kpfiles of the shapes
+    its frame_inds ask for."""
+    import pickle
+
+    from conftest import real_dir
+
+    index = safe_pickle.load(real_dir("pyskl") / "mmaction2_k400_kpfile_index_sample.pkl")
+    rng = np.random.default_rng(0)
+    kpfiles: dict[str, dict] = {}
+    for i, clip in enumerate(index["annotations"]):
+        clip["raw_file"] = f"kpfiles/part_{i // 30}.pkl"
+        kp = rng.random((len(clip["frame_inds"]), 17, 3)) * [570, 320, 1]
+        kpfiles.setdefault(clip["raw_file"], {})[clip["frame_dir"]] = {
+            "keypoint": kp.astype(np.float16)
+        }
+    root = tmp_path / "k400"
+    for rel, content in kpfiles.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(pickle.dumps(content, protocol=4))
+    path = synthetic.pyskl_pickle(root / "index.pkl", index["annotations"], index["split"])
+    (done,) = store.ingest(path, dataset="k")
+    assert done.counts["keypoints"] == sum(len(c["frame_inds"]) for c in index["annotations"])
+    store.export("k", tmp_path / "out")
+    back = safe_pickle.load(tmp_path / "out" / "index.pkl")
+    assert back["split"] == index["split"] and len(back["annotations"]) == 100
+    for a, b in zip(index["annotations"], back["annotations"]):
+        assert a["frame_inds"].tobytes() == b["frame_inds"].tobytes()
+        assert a["box_score"].tobytes() == b["box_score"].tobytes() and a["valid"] == b["valid"]
+    for rel, content in kpfiles.items():
+        exported = safe_pickle.load(tmp_path / "out" / rel)
+        assert list(exported) == list(content)
+        for frame_dir, entry in content.items():
+            got = exported[frame_dir]["keypoint"]
+            assert got.dtype == np.float16 and got.tobytes() == entry["keypoint"].tobytes()

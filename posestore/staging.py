@@ -243,12 +243,19 @@ def _splits_of(tb: pa.Table) -> list[str]:
 
 
 def _rows_of_split(tb: pa.Table, split: str) -> pa.Table:
+    """The rows of one split; a slice, not a copy, where they are one run (readers go clip
+    by clip, so a batch or kpfile that spans two splits holds each in one run)."""
     col = tb["split"]
     if pa.types.is_dictionary(col.type):
         col = col.combine_chunks()
         code = col.dictionary.to_pylist().index(split)
-        return tb.filter(pa.array(col.indices.to_numpy(zero_copy_only=False) == code))
-    return tb.filter(pc.equal(col, split))
+        mask = col.indices.to_numpy(zero_copy_only=False) == code
+    else:
+        mask = pc.equal(col, split).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(mask)
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return tb.slice(int(rows[0]), len(rows))
+    return tb.filter(pa.array(mask))
 
 
 def merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.Table:

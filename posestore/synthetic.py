@@ -520,7 +520,7 @@ def kinetics_scale(
             frame_inds = np.repeat(np.arange(1, total, 2)[: len(per_frame)], per_frame)
             boxes = len(frame_inds)
             h, w = 320, int(rng.choice([426, 568, 570]))
-            xy = rng.random((boxes, 17, 2), dtype=np.float32) * np.float32([w, h])
+            xy = rng.random((boxes, 17, 2), dtype=np.float32) * np.array([w, h], dtype=np.float32)
             score = rng.random((boxes, 17, 1), dtype=np.float32)
             fd = rng.bytes(8).hex()[:11]
             clips.append(

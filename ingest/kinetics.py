@@ -114,7 +114,10 @@ class KineticsClips:
                 score=s,
             )
             rows = int(sel.sum())
-            labelled = np.bincount(np.repeat(np.arange(rows), v)[s > 0], minlength=rows) > 0
+            if rows and (v == v[0]).all():  # one skeleton layout: a row per pose, no repeat
+                labelled = (s.reshape(rows, int(v[0])) > 0).any(axis=1)
+            else:
+                labelled = np.bincount(np.repeat(np.arange(rows), v)[s > 0], minlength=rows) > 0
             labelled_inst[np.flatnonzero(sel)] = labelled
         # frames: total_frames rows per clip, counting skeletons with a scored joint
         totals = self.totals

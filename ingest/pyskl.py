@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -31,6 +31,9 @@ import pyarrow as pa
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError, ValueNotKept
 from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
+
+if TYPE_CHECKING:
+    from .kinetics import KineticsPlan
 
 NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
 KINETICS = frozenset({"frame_inds", "box_score"})
@@ -70,7 +73,7 @@ def plan_pyskl(
     dataset: str,
     split: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-):
+) -> _ClipBatches | KineticsPlan:
     """Load a PYSKL pickle and plan its reading: the catalogs and clips (``first``), then a
     ``_ClipBatches`` or, for Kinetics, a ``KineticsPlan`` of one task per kpfile."""
     source = Path(source)

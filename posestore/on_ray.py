@@ -18,9 +18,13 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from posestore import staging
 from posestore.errors import PoseStoreError, StoreError
+
+if TYPE_CHECKING:
+    from posestore.ingest.sources import Piece, Plan
 
 INSTALL = "pip install 'posestore[ray]'"
 
@@ -48,7 +52,7 @@ def connect() -> None:
 
 
 def write_pieces(
-    txn: Path, plan, source: str, progress: Callable[[str, int, int], None] | None
+    txn: Path, plan: Plan, source: str, progress: Callable[[str, int, int], None] | None
 ) -> staging.Staged:
     """Run the plan's pieces as Ray tasks writing into ``txn``; their summaries merged in
     source order. A task's error is raised here as the reader raised it, after every other
@@ -59,6 +63,7 @@ def write_pieces(
     connect()
     if progress:
         progress(f"planning {plan.dataset}", -1, -1)
+    assert plan.pieces is not None  # every Plan has pieces (the whole source is one)
     pieces = plan.pieces()
     task = ray.remote(_write_piece)
     # a few pieces per core in flight: memory holds their inputs, not the whole source
@@ -94,7 +99,7 @@ def write_pieces(
 
 
 def _write_piece(
-    txn: str, dataset: str, source: str, piece, prefix: str
+    txn: str, dataset: str, source: str, piece: Piece, prefix: str
 ) -> tuple[staging.Staged, list[tuple[type[Warning], str]]]:
     """In a Ray task: read one piece and write its parts into the transaction; what it
     staged, and the warnings the reader gave (the driver shows them)."""

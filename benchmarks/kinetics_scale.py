@@ -140,7 +140,7 @@ def markdown(results: list[dict], engines: tuple[str, ...]) -> list[str]:
         "| clips | kpfiles | `pickle.load` of the kpfiles | the index alone: peak | "
         + " | ".join(f"{e} ingest | {e} peak | {e} / pickle.load" for e in engines)
         + (" | ray / local |" if "ray" in engines and "local" in engines else " |"),
-        "|---:|---:|---:|"
+        "|---:|---:|---:|---:|"
         + "---:|---:|---:|" * len(engines)
         + ("---:|" if "ray" in engines and "local" in engines else ""),
     ]

@@ -196,8 +196,24 @@ def main() -> None:
         "--data", type=Path, default=HERE / "data", help="where the generated data is kept"
     )
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="run only the Kinetics scale section and replace it in --out",
+    )
+    ap.add_argument(
+        "--engines",
+        nargs="+",
+        default=["local", "ray"],
+        help="ingest engines of the scale section (ray needs posestore[ray])",
+    )
     args = ap.parse_args()
 
+    scale_section = kinetics_scale_section(args)
+    if args.scale_only:
+        replace_scale_section(args.out, scale_section)
+        print(f"wrote the scale section of {args.out}")
+        return
     coco, ntu = generate(args.data, args.scale)
     work = Path(tempfile.mkdtemp(prefix="posestore-bench-"))
     rows: list[Row] = []
@@ -368,6 +384,29 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results(args, rows, sizes, coco, ntu, swaps)
+    replace_scale_section(args.out, scale_section)
+
+
+SCALE_HEADING = "## Kinetics at scale"
+
+
+def kinetics_scale_section(args) -> list[str]:
+    """The scale section: a Kinetics-style index + kpfiles at three sizes (2k, 8k and 32k
+    clips at ``--scale 1``, at least 20 clips each), local and ``--engine ray``."""
+    sys.path.insert(0, str(HERE))
+    import kinetics_scale
+
+    sizes = tuple(max(20, round(n * args.scale)) for n in kinetics_scale.SIZES)
+    engines = tuple(args.engines)
+    results = kinetics_scale.measure(args.data, sizes, args.repeat, engines)
+    return kinetics_scale.markdown(results, engines)
+
+
+def replace_scale_section(out: Path, section: list[str]) -> None:
+    """Put the scale section at the end of ``out``, replacing the one there."""
+    text = out.read_text() if out.is_file() else "# Benchmark results\n"
+    head = text.split(SCALE_HEADING, 1)[0].rstrip("\n")
+    out.write_text(head + "\n\n" + "\n".join(section) + "\n")
 
 
 def _float32_size(path: Path) -> int:

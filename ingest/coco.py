@@ -255,6 +255,24 @@ def read_coco(
         yield from _read_documents(_documents(source, split, task), dataset, flavor, progress)
 
 
+def coco_pieces(
+    source: str | Path,
+    dataset: str,
+    split: str | None = None,
+    flavor: str | None = None,
+    task: str | None = None,
+) -> list[Callable[[], Iterator[schema.Tables]]]:
+    """``read_coco``'s work as independent pieces: one per JSON file of a folder (a file or
+    a zip is one piece)."""
+    source = Path(source)
+    if source.is_dir():
+        return [
+            partial(_read_documents, [d], dataset, flavor, None)
+            for d in _documents(source, split, task)
+        ]
+    return [partial(read_coco, source, dataset, split, flavor, task)]
+
+
 def _read_documents(
     docs: list[_Document], dataset: str, flavor: str | None, progress
 ) -> Iterator[schema.Tables]:

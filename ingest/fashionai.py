@@ -20,6 +20,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -82,27 +83,44 @@ def read_fashionai(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Iterator[schema.Tables]:
     """Read a FashionAI CSV, or every CSV of a folder (one split each)."""
-    source = Path(source)
-    files = fashionai_files(source) if source.is_dir() else [source]
-    if not files:
-        raise SourceError(source, None, "no FashionAI CSV files found in this folder")
-    root = source if source.is_dir() else source.parent
+    files, root = _files(Path(source))
     total = sum(f.stat().st_size for f in files)
     done = 0
     for f in files:
         if progress:
             progress(f"reading {f.name}", done, total)
-        name = split if (split and len(files) == 1) else _split_name(f)
-        yield read_fashionai_csv(
-            f.read_bytes(),
-            str(f),
-            dataset,
-            name,
-            f.relative_to(root).as_posix(),
-            f.parent,
-            image_root=f.parent.relative_to(root).as_posix(),
-        )
+        yield from _read_file(f, root, dataset, split if len(files) == 1 else None)
         done += f.stat().st_size
+
+
+def fashionai_pieces(
+    source: str | Path, dataset: str, split: str | None = None
+) -> list[Callable[[], Iterator[schema.Tables]]]:
+    """``read_fashionai``'s work as independent pieces, one per CSV file."""
+    files, root = _files(Path(source))
+    return [
+        partial(_read_file, f, root, dataset, split if len(files) == 1 else None) for f in files
+    ]
+
+
+def _files(source: Path) -> tuple[list[Path], Path]:
+    files = fashionai_files(source) if source.is_dir() else [source]
+    if not files:
+        raise SourceError(source, None, "no FashionAI CSV files found in this folder")
+    return files, source if source.is_dir() else source.parent
+
+
+def _read_file(f: Path, root: Path, dataset: str, split: str | None) -> Iterator[schema.Tables]:
+    name = split or _split_name(f)
+    yield read_fashionai_csv(
+        f.read_bytes(),
+        str(f),
+        dataset,
+        name,
+        f.relative_to(root).as_posix(),
+        f.parent,
+        image_root=f.parent.relative_to(root).as_posix(),
+    )
 
 
 def _split_name(path: Path) -> str:

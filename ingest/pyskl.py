@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -40,6 +41,9 @@ from posestore.formats import (
     SourceWarning,
 )
 from posestore.metadata import DatasetMeta, PysklArrays, SplitMeta, datasets_table
+
+if TYPE_CHECKING:
+    from .kinetics import KineticsPlan
 
 NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", *PYSKL_SKELETON_ARRAYS})
 KINETICS = frozenset(KINETICS_ARRAYS)
@@ -74,18 +78,14 @@ def load_pyskl(path: str | Path) -> tuple[str, Any, list]:
     )
 
 
-def read_pyskl(
+def plan_pyskl(
     source: str | Path,
     dataset: str,
     split: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-    workers: int | None = None,
-) -> Iterator[schema.Tables]:
-    """Read a PYSKL pickle (and, for Kinetics, its kpfiles) as bundles of tables.
-
-    The first bundle carries the catalogs and the metadata; later ones add clips'
-    instances, keypoints and frames batch by batch (or kpfile by kpfile).
-    """
+) -> _ClipBatches | KineticsPlan:
+    """Load a PYSKL pickle and plan its reading: the catalogs and clips (``first``), then a
+    ``_ClipBatches`` or, for Kinetics, a ``KineticsPlan`` of one task per kpfile."""
     source = Path(source)
     file = str(source)
     if progress:
@@ -138,12 +138,52 @@ def read_pyskl(
     if members is not None:
         first["split_members"] = members
     if kinetics:
-        from .kinetics import read_kinetics  # imports this module: imported here, not above
+        from .kinetics import plan_kinetics  # imports this module: imported here, not above
 
-        yield from read_kinetics(source, anns, dataset, splits, image_ids, first, workers, progress)
-        return
-    yield first
-    yield from _batches(anns, file, dataset, splits, image_ids, progress)
+        return plan_kinetics(source, anns, dataset, splits, image_ids, first)
+    return _ClipBatches(first, anns, file, dataset, splits, image_ids)
+
+
+def read_pyskl(
+    source: str | Path,
+    dataset: str,
+    split: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
+) -> Iterator[schema.Tables]:
+    """Read a PYSKL pickle (and, for Kinetics, its kpfiles) as bundles of tables.
+
+    The first bundle carries the catalogs and the metadata; later ones add clips'
+    instances, keypoints and frames batch by batch (or kpfile by kpfile; ``workers``
+    processes read kpfiles side by side).
+    """
+    yield from plan_pyskl(source, dataset, split, progress).read(progress, workers)
+
+
+def pyskl_pieces(
+    source: str | Path, dataset: str, split: str | None = None
+) -> list[Callable[[], Iterator[schema.Tables]]]:
+    """``read_pyskl``'s work as independent pieces: the index's own tables (read here), then
+    one piece per kpfile (Kinetics) or per batch of clips."""
+    planned = plan_pyskl(source, dataset, split)
+    if isinstance(planned, _ClipBatches):
+        rest = [
+            partial(_flatten_batch, _Slice(anns, start), stop, *planned.context, first_id)
+            for anns, start, stop, first_id in planned.batches()
+        ]
+    else:
+        from .kinetics import read_kpfile
+
+        rest = [partial(_one, read_kpfile, task) for task in planned.tasks]
+    return [partial(_given, planned.first), *rest]
+
+
+def _given(tables: schema.Tables) -> Iterator[schema.Tables]:
+    yield tables
+
+
+def _one(read: Callable, task: object) -> Iterator[schema.Tables]:
+    yield read(task)
 
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -518,30 +558,58 @@ def _clip_arrays(a: dict, i: int, file: str):
     return kp, score
 
 
-def _batches(anns, file, dataset, splits, image_ids, progress) -> Iterator[schema.Tables]:
-    """Instances, keypoints and frames of the clips, a batch of about ROWS_PER_BATCH joints at a time."""
-    n = len(anns)
-    start = 0
-    next_instance = 1
-    while start < n:
-        stop, rows = start, 0
-        while stop < n and (rows < ROWS_PER_BATCH or stop == start):
-            kp = anns[stop].get("keypoint")
-            rows += (
-                kp.size // max(kp.shape[-1], 1)
-                if isinstance(kp, np.ndarray) and kp.ndim == 4
-                else 0
-            )
-            stop += 1
+class _ClipBatches:
+    """A PYSKL pickle's clips after its ``first`` bundle: instances, keypoints and frames a
+    batch of about ROWS_PER_BATCH joints at a time."""
+
+    def __init__(self, first, anns, file, dataset, splits, image_ids) -> None:
+        self.first, self.anns = first, anns
+        self.context = (file, dataset, splits, image_ids)
+
+    def batches(self) -> Iterator[tuple[list[dict], int, int, int]]:
+        """``(anns, start, stop, first instance id)`` of each batch: ids run on from batch
+        to batch (one per person track), so each batch can be flattened on its own."""
+        anns, n = self.anns, len(self.anns)
+        start = 0
+        next_instance = 1
+        while start < n:
+            stop, rows, persons = start, 0, 0
+            while stop < n and (rows < ROWS_PER_BATCH or stop == start):
+                kp = anns[stop].get("keypoint")
+                if isinstance(kp, np.ndarray) and kp.ndim == 4:
+                    rows += kp.size // max(kp.shape[-1], 1)
+                    persons += kp.shape[0]
+                stop += 1
+            yield anns[start:stop], start, stop, next_instance
+            next_instance += persons
+            start = stop
+
+    def read(self, progress, workers: int | None = None) -> Iterator[schema.Tables]:
+        yield self.first
+        n = len(self.anns)
+        for anns, start, stop, first_id in self.batches():
+            if progress:
+                progress(f"flattening clips {start + 1:,}–{stop:,} of {n:,}", start, n)
+            yield from _flatten_batch(_Slice(anns, start), stop, *self.context, first_id)
         if progress:
-            progress(f"flattening clips {start + 1:,}–{stop:,} of {n:,}", start, n)
-        bundle, next_instance = _flatten(
-            anns, range(start, stop), file, dataset, splits, image_ids, next_instance
-        )
-        yield bundle
-        start = stop
-    if progress:
-        progress("flattened", n, n)
+            progress("flattened", n, n)
+
+
+class _Slice:
+    """Clips ``start``… of a pickle, indexed by their position in the whole pickle."""
+
+    def __init__(self, anns: list[dict], start: int) -> None:
+        self.anns, self.start = anns, start
+
+    def __getitem__(self, i: int) -> dict:
+        return self.anns[i - self.start]
+
+
+def _flatten_batch(
+    anns, stop, file, dataset, splits, image_ids, first_id
+) -> Iterator[schema.Tables]:
+    bundle, _ = _flatten(anns, range(anns.start, stop), file, dataset, splits, image_ids, first_id)
+    yield bundle
 
 
 def _flatten(anns, clips: range, file, dataset, splits, image_ids, next_instance: int):

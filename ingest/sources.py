@@ -16,6 +16,11 @@ FORMATS = ("coco", "pyskl", "fashionai")
 """Formats posestore reads (``--format``)."""
 
 
+Piece = Callable[[], Iterator[schema.Tables]]
+"""One independent part of a source's work (a file, a kpfile, a clip batch): called anywhere,
+in any order, it yields its bundles of tables. Picklable, so it can run as a Ray task."""
+
+
 @dataclass
 class Plan:
     """One dataset an ingest writes: its name, format, and how to read its tables."""
@@ -23,6 +28,17 @@ class Plan:
     dataset: str
     format: str
     read: Callable[..., Iterator[schema.Tables]]  # read(progress=None)
+    pieces: Callable[[], list[Piece]] | None = None
+    """The same bundles as ``read`` yields, cut into independent pieces: piece k's bundles
+    follow piece k-1's in ``read``'s order. Without it the source is one piece."""
+
+    def __post_init__(self) -> None:
+        if self.pieces is None:
+            self.pieces = partial(_whole, self.read)
+
+
+def _whole(read: Callable[..., Iterator[schema.Tables]]) -> list[Piece]:
+    return [read]
 
 
 def default_name(source: Path) -> str:
@@ -77,8 +93,15 @@ def plan(
 
         tasks = coco_tasks(source) if source.is_dir() else [None]
         names = [name] if len(tasks) == 1 else [f"{name}-{task}" for task in tasks]
+        from posestore.ingest.coco import coco_pieces
+
         return [
-            Plan(n, fmt, partial(read_coco, source, n, split, task=task))
+            Plan(
+                n,
+                fmt,
+                partial(read_coco, source, n, split, task=task),
+                partial(coco_pieces, source, n, split, task=task),
+            )
             for n, task in zip(names, tasks)
         ]
     if fmt == "pyskl":
@@ -90,9 +113,25 @@ def plan(
                 None,
                 "a PYSKL dataset is one annotation pickle: point ingest at the .pkl file",
             )
-        return [Plan(name, fmt, partial(read_pyskl, source, name, split))]
-    if fmt == "fashionai":
-        from posestore.ingest.fashionai import read_fashionai
+        from posestore.ingest.pyskl import pyskl_pieces
 
-        return [Plan(name, fmt, partial(read_fashionai, source, name, split))]
+        return [
+            Plan(
+                name,
+                fmt,
+                partial(read_pyskl, source, name, split),
+                partial(pyskl_pieces, source, name, split),
+            )
+        ]
+    if fmt == "fashionai":
+        from posestore.ingest.fashionai import fashionai_pieces, read_fashionai
+
+        return [
+            Plan(
+                name,
+                fmt,
+                partial(read_fashionai, source, name, split),
+                partial(fashionai_pieces, source, name, split),
+            )
+        ]
     raise AssertionError(fmt)

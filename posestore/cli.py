@@ -114,6 +114,7 @@ def cmd_ingest(args) -> int:
             split=args.split,
             progress=progress,
             ground_truth=args.ground_truth,
+            engine=args.engine,
         )
     for d in done:
         if d.replaced == "splits":
@@ -503,6 +504,14 @@ def parser() -> argparse.ArgumentParser:
         "--ground-truth",
         metavar="DATASET",
         help="for a COCO results file (predictions): the dataset of the store they are on",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: read the source as Ray tasks (a kpfile, a file or a clip batch each) on the "
+        "cluster RAY_ADDRESS names, or on a local one; needs pip install 'posestore[ray]' "
+        "[default: local]",
     )
 
     command("ls", cmd_ls, "list the datasets in the store", example="posestore ls")

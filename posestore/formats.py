@@ -204,6 +204,8 @@ PYSKL_SHAPE_KEY = "__shape__"
 """Kept in a clip's ``attributes``: the ``keypoint`` shape of a clip without persons."""
 KPFILE_DTYPE_KEY = "__dtype__"
 """Kept in the metadata's ``kpfile_extra``: a kpfile's keypoint dtype, where it differs."""
+KPFILE_JOINTS_KEY = "__joints__"
+"""Kinetics: a clip without detections keeps V (its kpfile entry is ``[0, V, 3]``)."""
 
 PYSKL_SKELETON_CATEGORY = 1
 """category_id of the person skeleton (kind ``object``); action labels are categories of kind

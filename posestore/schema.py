@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pyarrow as pa
 
+from posestore.errors import StoreError
+
 Tables = dict[str, pa.Table]
 """A bundle of tables of this schema: what readers yield and writers take."""
 
@@ -331,3 +333,12 @@ def target_field(field: pa.Field, given: pa.DataType) -> pa.Field:
     if field.name in PARTITION_COLUMNS and pa.types.is_dictionary(given):
         return field.with_type(given)
     return field
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    """``name``, when it can be a dataset or split name (``name_problem``); else a
+    ``StoreError`` saying why."""
+    problem = name_problem(name, what)
+    if problem:
+        raise StoreError(problem)
+    return name

@@ -14,19 +14,17 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from posestore import joint_meaning, parquet, schema
+from posestore import joint_meaning, parquet, schema, staging
 from posestore import snapshot as snapshots
 from posestore.errors import SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
@@ -38,13 +36,18 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     empty_file,
     table_glob,
 )
-from posestore.metadata import DatasetMeta, bundle_meta
+from posestore.metadata import DatasetMeta
 from posestore.output import staged
 from posestore.queries import subset
+from posestore.schema import check_name  # noqa: F401 - part of this module's surface
+from posestore.staging import merge_categories, split_members
 from posestore.transaction import Transactions, partition_dir
 
 if TYPE_CHECKING:
     from posestore.queries.view import PoseView
+
+ENGINES = ("local", "ray")
+"""Where an ingest reads: in this process, or as Ray tasks (``posestore[ray]``)."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(message, done, total)``: called as ingest and export advance."""
@@ -79,23 +82,6 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
     elif not root.is_dir():
         raise StoreError(f"{root} is not a folder")
     return Store(root)
-
-
-def check_name(name: str, what: str = "dataset") -> str:
-    """``name``, when it can be a dataset or split name (``schema.name_problem``); else a
-    ``StoreError`` saying why."""
-    problem = schema.name_problem(name, what)
-    if problem:
-        raise StoreError(problem)
-    return name
-
-
-def _check_split_name(split: str, source: str) -> None:
-    """A split name a source gives (its file name, its split lists) names the source when it
-    cannot be a split name."""
-    problem = schema.name_problem(split, "split")
-    if problem:
-        raise SourceError(source, None, problem)
 
 
 class Store:
@@ -223,6 +209,7 @@ class Store:
         split: str | None = None,
         progress: Progress | None = None,
         ground_truth: str | None = None,
+        engine: str = "local",
     ) -> list[Ingested]:
         """Ingest a source file, zip or dataset root (or several: one transaction, and sources
         naming one dataset become its splits); replaces datasets of the same name atomically,
@@ -231,6 +218,9 @@ class Store:
 
         A COCO results file (``format="coco-results"``) is ingested as predictions on the
         images of the ``ground_truth`` dataset (``split``: one of its splits).
+        ``engine="ray"`` reads the source as Ray tasks (one per Kinetics kpfile, per file of a
+        folder, per clip batch of a PYSKL pickle) that write their parts into the transaction
+        folder, which every worker must see; this process commits them as a local ingest does.
         Returns one ``Ingested`` per dataset written (a PoseSOR root holds one per task).
         Raises ``SourceError`` naming the file and record on bad input, leaving the
         store as it was.
@@ -246,6 +236,12 @@ class Store:
                 raise SourceError(path, None, "no such file or folder")
             if not (path.is_file() or path.is_dir()):  # a FIFO or a device would hang a read
                 raise SourceError(path, None, "not a regular file or folder; nothing was read")
+        if engine not in ENGINES:
+            raise StoreError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
+        if engine == "ray":
+            from posestore import on_ray
+
+            on_ray.require()
         if split is not None:
             check_name(split, "split")
             if len(paths) > 1:
@@ -269,12 +265,11 @@ class Store:
                     start = time.perf_counter()
                     written = self._stage(
                         txn,
-                        plan.dataset,
-                        plan.format,
+                        plan,
                         described,
-                        plan.read(progress=progress),
                         progress,
                         root=str((source if source.is_dir() else source.parent).resolve()),
+                        engine=engine,
                     )
                     if plan.dataset in self.dataset_names():
                         written.replaced = "dataset"
@@ -307,7 +302,7 @@ class Store:
         new_categories = pq.read_table(staged) if staged.exists() else schema.empty("categories")
         old_categories = self._read("categories", dataset)
         names = [c for c in schema.CATEGORIES.names if c not in joint_meaning.MEANING_COLUMNS]
-        merged = _merge_categories(
+        merged = merge_categories(
             old_categories.select(names), new_categories.select(names), f"dataset {dataset}"
         )
         counts = self._joint_counts(dataset)
@@ -321,9 +316,7 @@ class Store:
             members.append(pq.read_table(members_file))
         parquet.write_part(
             members_file,
-            _split_members(
-                dataset, [m.select(["split", "image_id", "stored_in"]) for m in members]
-            ),
+            split_members(dataset, [m.select(["split", "image_id", "stored_in"]) for m in members]),
             ("dataset",),
         )
         rows = pq.read_table(partition_dir(txn, "datasets", dataset) / PART_FILE).to_pylist()[0]
@@ -378,116 +371,24 @@ class Store:
     def _stage(
         self,
         txn: Path,
-        dataset: str,
-        fmt: str,
+        plan,
         source: str,
-        parts: Iterable[schema.Tables],
         progress,
         root: str | None = None,
+        engine: str = "local",
     ) -> Ingested:
-        """Write each split's tables into the transaction; merge the catalogs; return the counts."""
-        counts = {t: 0 for t in schema.SCHEMAS}
-        categories: pa.Table | None = None
-        metadata: DatasetMeta | None = None  # the bundles' merged, the first one's values first
-        splits: list[str] = []
-        members: list[pa.Table] = []  # (split, image_id, stored_in): partitions, then lists
-        joint_counts: dict[int, int] = {}  # per category: the joints its instances carry
-        written: dict[tuple[str, str], int] = {}
-        waiting: dict[tuple[str, str], list[pa.Table]] = {}  # rows not yet in a part
+        """Write the plan's tables into the transaction (here, or as Ray tasks with
+        ``engine="ray"``), then its catalogs; return the counts."""
+        if engine == "ray":
+            from posestore import on_ray
 
-        def flush(writer: parquet.BackgroundWriter, table: str, split: str) -> None:
-            rows = waiting.pop((table, split), [])
-            if not rows:
-                return
-            if progress:
-                progress(f"writing {dataset}/{split} {table}", -1, -1)
-            k = written.get((table, split), 0)
-            written[(table, split)] = k + 1
-            path = partition_dir(txn, table, dataset, split) / f"part-{k:05d}.parquet"
-            writer.write(path, pa.concat_tables(rows))
-
-        with parquet.BackgroundWriter() as writer:
-            for part in parts:
-                meta = bundle_meta(part)
-                for split in meta.splits if meta else ():
-                    if split in splits:
-                        raise SourceError(source, None, f"two files give split {split!r}")
-                    _check_split_name(split, source)
-                    splits.append(split)
-                if "images" in part and len(part["images"]):
-                    split_col = part["images"]["split"]
-                    members.append(
-                        pa.table(
-                            {
-                                "split": split_col,
-                                "image_id": part["images"]["image_id"],
-                                "stored_in": split_col,
-                            }
-                        )
-                    )
-                if "instances" in part and len(part["instances"]):
-                    _count_joints(part["instances"], joint_counts)
-                if "split_members" in part:
-                    members.append(part["split_members"].select(["split", "image_id", "stored_in"]))
-                for table in schema.SPLIT_TABLES:
-                    tb = part.get(table)
-                    if tb is None or not len(tb):
-                        continue
-                    counts[table] += len(tb)
-                    in_part = _splits_of(tb)
-                    for split in in_part:
-                        _check_split_name(split, source)
-                        rows = tb if len(in_part) == 1 else _rows_of_split(tb, split)
-                        # batches' rows gather into parts of PART_ROWS or more: PYSKL's
-                        # small per-batch instances and frames make a few parts, not dozens
-                        waiting.setdefault((table, split), []).append(schema.conform(table, rows))
-                        rows_waiting = waiting[(table, split)]
-                        if (
-                            sum(map(len, rows_waiting)) >= parquet.PART_ROWS
-                            or sum(t.nbytes for t in rows_waiting) >= parquet.PART_BYTES
-                        ):
-                            flush(writer, table, split)
-                if "categories" in part:
-                    files = [m.path for m in meta.splits.values()] if meta else []
-                    where = f"{source}: {files[0]}" if files and files[0] else source
-                    categories = _merge_categories(categories, part["categories"], where)
-                if meta is not None:
-                    metadata = meta if metadata is None else metadata.merged(meta)
-            for table, split in list(waiting):
-                flush(writer, table, split)
-        if metadata is None:
-            metadata = DatasetMeta(fmt)
-        if root:
-            metadata.root = root  # where the source's images are found again on export
-        if members:
-            table = _split_members(dataset, members)
-            counts["split_members"] = len(table)
-            parquet.write_part(
-                partition_dir(txn, "split_members", dataset) / PART_FILE, table, ("dataset",)
+            staged = on_ray.write_pieces(txn, plan, source, progress)
+        else:
+            staged = staging.write_bundles(
+                txn, plan.dataset, source, plan.read(progress=progress), progress
             )
-        categories = categories if categories is not None else schema.empty("categories")
-        categories = joint_meaning.annotate(categories, fmt, joint_counts)
-        counts["categories"] = len(categories)
-        if len(categories):
-            parquet.write_part(partition_dir(txn, "categories", dataset) / PART_FILE, categories)
-        row = {
-            "dataset": [dataset],
-            "format": [fmt],
-            "source": [source],
-            "ingested_at": [datetime.now(timezone.utc)],
-            "num_images": [counts["images"]],
-            "num_instances": [counts["instances"]],
-            "num_keypoints": [counts["keypoints"]],
-            "num_frames": [counts["frames"]],
-            "num_categories": [counts["categories"]],
-            "metadata": [metadata.to_json()],
-        }
-        parquet.write_part(
-            partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row)
-        )
-        counts["datasets"] = 1
-        tables = [t for t, c in counts.items() if c]
-        return Ingested(dataset, fmt, {t: counts[t] for t in tables}, splits)
+        counts = staging.write_catalogs(txn, plan.dataset, plan.format, source, staged, root)
+        return Ingested(plan.dataset, plan.format, counts, staged.splits)
 
     def rm(self, dataset: str) -> None:
         """Remove a dataset from every table, atomically."""
@@ -812,14 +713,14 @@ class Store:
             )
         fmt = format or info["format"]
         image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
-        with staged(out) as staging:  # OUT appears whole, or not at all
+        with staged(out) as target:  # OUT appears whole, or not at all
             options = ExportOptions(
-                whole=whole, image_dirs=image_dirs, progress=progress, final=staging.out
+                whole=whole, image_dirs=image_dirs, progress=progress, final=target.out
             )
-            written = write_dataset(parts, meta, staging.path, fmt, options, skeleton)
+            written = write_dataset(parts, meta, target.path, fmt, options, skeleton)
             if images != "none":
-                self._place_images(parts, info, staging.path, fmt, images, image_dirs)
-        return [staging.final(p) for p in written]
+                self._place_images(parts, info, target.path, fmt, images, image_dirs)
+        return [target.final(p) for p in written]
 
     def _selected_parts(
         self,
@@ -889,12 +790,12 @@ class Store:
                 merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
             raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
-        with staged(out) as staging:  # OUT appears whole, or not at all
+        with staged(out) as target:  # OUT appears whole, or not at all
             options = ExportOptions(
-                merged_from=tuple(datasets), progress=progress, final=staging.out
+                merged_from=tuple(datasets), progress=progress, final=target.out
             )
-            written = write_dataset(merged, DatasetMeta(MERGED), staging.path, format, options)
-        return [staging.final(p) for p in written]
+            written = write_dataset(merged, DatasetMeta(MERGED), target.path, format, options)
+        return [target.final(p) for p in written]
 
     def view(
         self,
@@ -1098,11 +999,6 @@ def _summary(target: str, findings: dict[str, list]) -> dict:
     }
 
 
-_MEMBER_COLUMNS = pa.schema(
-    [("split", pa.string()), ("image_id", pa.int64()), ("stored_in", pa.string())]
-)
-
-
 def _chained(plans: list) -> list:
     """Plans of one dataset (several sources named alike) read one after another as one."""
     from itertools import chain
@@ -1126,71 +1022,8 @@ def _chained(plans: list) -> list:
         def read(progress=None, group=group):
             return chain.from_iterable(p.read(progress=progress) for p in group)
 
-        out.append(Plan(name, group[0].format, read))
+        def pieces(group=group):
+            return [piece for p in group for piece in p.pieces()]
+
+        out.append(Plan(name, group[0].format, read, pieces))
     return out
-
-
-def _count_joints(instances: pa.Table, counts: dict[int, int]) -> None:
-    """The most joints an instance of each category carries, added into ``counts``."""
-    known = instances.filter(pc.is_valid(instances["category_id"]))
-    per = known.group_by("category_id").aggregate([("num_joints", "max")])
-    for category, joints in zip(per["category_id"].to_pylist(), per["num_joints_max"].to_pylist()):
-        if joints is not None:
-            counts[category] = max(counts.get(category, 0), joints)
-
-
-def _split_members(dataset: str, members: list[pa.Table]) -> pa.Table:
-    """The dataset's ``split_members``: each (split, image) once, partitions first, then the
-    split lists a source names, in source order."""
-    rows = pa.concat_tables([t.cast(_MEMBER_COLUMNS) for t in members])
-    split = pc.dictionary_encode(rows["split"].combine_chunks()).indices.to_numpy()
-    stored = pc.dictionary_encode(rows["stored_in"].combine_chunks()).indices.to_numpy()
-    image = rows["image_id"].to_numpy()
-    order = np.lexsort((np.arange(len(rows)), image, stored, split))  # stable within a key
-    key = [split[order], stored[order], image[order]]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in key])
-    rows = rows.take(pa.array(np.sort(order[first])))
-    rows = rows.append_column("dataset", schema.constant(dataset, len(rows)))
-    return schema.conform("split_members", rows)
-
-
-def _splits_of(tb: pa.Table) -> list[str]:
-    if not len(tb):
-        return []
-    col = tb["split"]
-    if pa.types.is_dictionary(col.type):
-        col = col.combine_chunks()
-        counts = np.bincount(
-            col.indices.to_numpy(zero_copy_only=False), minlength=len(col.dictionary)
-        )
-        return [col.dictionary[int(k)].as_py() for k in np.flatnonzero(counts)]
-    return pc.unique(col).to_pylist()
-
-
-def _rows_of_split(tb: pa.Table, split: str) -> pa.Table:
-    col = tb["split"]
-    if pa.types.is_dictionary(col.type):
-        col = col.combine_chunks()
-        code = col.dictionary.to_pylist().index(split)
-        return tb.filter(pa.array(col.indices.to_numpy(zero_copy_only=False) == code))
-    return tb.filter(pc.equal(col, split))
-
-
-def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.Table:
-    if have is None:
-        return new
-    known = {r["category_id"]: r for r in have.to_pylist()}
-    keep = []
-    for i, r in enumerate(new.to_pylist()):
-        old = known.get(r["category_id"])
-        if old is None:
-            keep.append(i)
-        elif old != r:
-            raise SourceError(
-                source,
-                f"categories[{i}]",
-                f"category {r['category_id']} differs from the one the earlier files give; "
-                "ingest the files as separate datasets",
-            )
-    return pa.concat_tables([have, new.take(keep)]) if keep else have

@@ -486,6 +486,67 @@ def kinetics_with_kpfiles(
     return pyskl_pickle(root / "k400_index.pkl", clips, split)
 
 
+def kinetics_scale(
+    root: str | Path, n_clips: int, clips_per_kpfile: int = 1000, seed: int = 9
+) -> Path:
+    """A Kinetics-400-style index with its kpfiles, shaped like PYSKL's ``k400_hrnet.pkl``
+    and the mmaction2 sample of it (``data/real/pyskl``): clips of 160-302 frames,
+    detections on every second frame, 0-6 of them per frame in uneven runs (about 360 a clip; the sample has 469) (so ``frame_inds``
+    is often longer than ``total_frames``), int16 ``frame_inds``, float16 ``box_score``,
+    ``valid`` with float keys, and float16 kpfiles ``frame_dir → {"keypoint": [N, 17, 3]}``
+    (x, y, score) of ``clips_per_kpfile`` clips each under ``kpfiles/``. Clip 1 has no
+    detection (``keypoint`` [0, 17, 3]). Returns the index path; memory stays within one
+    kpfile however many clips are made."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    (root / "kpfiles").mkdir(parents=True, exist_ok=True)
+    clips: list[dict] = []
+    shards = -(-n_clips // clips_per_kpfile)
+    for shard in range(shards):
+        rel = f"kpfiles/k400_part_{shard:03d}.pkl"
+        first, stop = shard * clips_per_kpfile, min((shard + 1) * clips_per_kpfile, n_clips)
+        content: dict[str, dict] = {}
+        for i in range(first, stop):
+            total = int(rng.integers(160, 303))
+            # persons per odd frame: a scene's crowd size, drifting in runs, absent in gaps
+            crowd = rng.choice([1, 2, 3, 3, 4, 4, 5, 6])
+            per_frame = np.clip(crowd + rng.integers(-1, 2, size=total // 2), 0, 6)
+            gap = int(rng.integers(0, total // 2))
+            per_frame[gap : gap + int(rng.integers(0, total // 8))] = 0  # a stretch with no one
+            if i == 1:
+                per_frame[:] = 0
+            frame_inds = np.repeat(np.arange(1, total, 2)[: len(per_frame)], per_frame)
+            boxes = len(frame_inds)
+            h, w = 320, int(rng.choice([426, 568, 570]))
+            xy = rng.random((boxes, 17, 2), dtype=np.float32) * np.array([w, h], dtype=np.float32)
+            score = rng.random((boxes, 17, 1), dtype=np.float32)
+            fd = rng.bytes(8).hex()[:11]
+            clips.append(
+                {
+                    "frame_dir": fd,
+                    "label": int(rng.integers(0, 400)),
+                    "img_shape": (h, w),
+                    "original_shape": (h, w),
+                    "total_frames": total,
+                    "raw_file": rel,
+                    "frame_inds": frame_inds.astype(np.int16),
+                    "box_score": (0.5 + rng.random(boxes) / 2).astype(np.float16),
+                    "valid": {t: int(boxes * (1.4 - t)) // 2 for t in (0.5, 0.6, 0.7, 0.8, 0.9)},
+                }
+            )
+            content[fd] = {"keypoint": np.concatenate([xy, score], axis=2).astype(np.float16)}
+        (root / rel).write_bytes(pickle.dumps(content, protocol=4))
+        del content
+    cut = n_clips * 4 // 5
+    split = {
+        "train": [c["frame_dir"] for c in clips[:cut]],
+        "val": [c["frame_dir"] for c in clips[cut:]],
+    }
+    return pyskl_pickle(root / "k400_index.pkl", clips, split)
+
+
 def demo_sources(root: str | Path) -> dict[str, Path]:
     """One small synthetic source of each format posestore reads, under ``root``
     (what ``make demo`` and the notebooks ingest)."""

@@ -86,3 +86,28 @@ def store(tmp_path):
     import posestore
 
     return posestore.open(tmp_path / "store")
+
+
+def ray_module():
+    """Ray, or a skip where it is not installed (a failure under CI, whose dev extra has it)."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but ray is not installed (the dev extra installs it)")
+        pytest.skip("ray is not installed: pip install 'posestore[ray]'")
+    return ray
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of two CPUs for the module (a few seconds to start)."""
+    ray = ray_module()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Ray Data's groupby shuffles through 200 hash partitions by default: minutes on a test
+    # store; tasks that sort and pull take seconds
+    context = ray.data.DataContext.get_current()
+    context.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    context.default_hash_shuffle_parallelism = 2
+    yield ray
+    ray.shutdown()

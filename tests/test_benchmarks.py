@@ -61,6 +61,7 @@ def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
                  "| PYSKL (the same pickle in float32) |"):  # fmt: skip
         assert task in text
     assert "machine:" in text and "duckdb" in text
+    assert "## Kinetics at scale" in text and "ray / local" in text
     if (REAL / "pyskl").is_dir():  # the store's size on real PYSKL files, beside the generated one
         assert "| PYSKL, real: wlasl_test_combined.pkl |" in text
 

@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson
 from posestore.errors import StoreError
-from posestore.formats import KPFILE_DTYPE_KEY, PYSKL_DTYPES_KEY, PYSKL_MISSING_KEY, PYSKL_SHAPE_KEY
+from posestore.formats import (
+    KPFILE_DTYPE_KEY,
+    KPFILE_JOINTS_KEY,
+    PYSKL_DTYPES_KEY,
+    PYSKL_MISSING_KEY,
+    PYSKL_SHAPE_KEY,
+)
 from posestore.metadata import DatasetMeta, PysklArrays
 
 from .writer import ExportOptions, SplitTables, safe_relative, write_relative
@@ -229,19 +235,18 @@ def _kinetics(clips, images, instances, keypoints, meta: DatasetMeta) -> dict[st
         bs_dtype = np.dtype(clip.dtypes.get("box_score") or arrays.dtype("box_score"))
         clip.values["frame_inds"] = frame[a:b].astype(fi_dtype)
         clip.values["box_score"] = score[a:b].astype(bs_dtype)
-        if a == b or np.isnan(joints[a].astype(np.float64)):
+        kept = extras.get(str(int(image_ids[k])), {})
+        if a == b and KPFILE_JOINTS_KEY not in kept:
+            continue  # no detection, and no kpfile entry either
+        if a < b and np.isnan(joints[a].astype(np.float64)):
             continue
         rel = clip.values.get("raw_file", clip.values.get("filename"))
         if not isinstance(rel, str):
             continue
-        v = int(joints[a])
-        start, stop = inst_start[a], inst_start[b - 1] + per_inst[b - 1]
-        extra = {
-            key: pyjson.decode(val)
-            for key, val in extras.get(str(int(image_ids[k])), {}).items()
-            if not key.startswith("__")
-        }
-        dtype = np.dtype(extras.get(str(int(image_ids[k])), {}).get(KPFILE_DTYPE_KEY, kp_dtype))
+        v = int(joints[a]) if a < b else kept[KPFILE_JOINTS_KEY]
+        start, stop = (inst_start[a], inst_start[b - 1] + per_inst[b - 1]) if a < b else (0, 0)
+        extra = {key: pyjson.decode(val) for key, val in kept.items() if not key.startswith("__")}
+        dtype = np.dtype(kept.get(KPFILE_DTYPE_KEY, kp_dtype))
         entry = {"keypoint": xys[start:stop].astype(dtype).reshape(b - a, v, 3), **extra}
         if direct:
             kpfiles[rel] = entry

@@ -26,7 +26,7 @@ from posestore import jsonnum, poses, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
-from . import jsonspans
+from . import jsonspans, memory
 from ._records import (
     MISSING,
     Overrides,
@@ -87,25 +87,43 @@ def parse_document(
     Returns the document, whose annotation ``keypoints``/``segmentation``/``bbox``
     may be ``jsonspans.PLACEHOLDER``, and the arrays they stand for. Where cutting
     does not apply, or cut arrays turn up anywhere but there, the whole document is
-    parsed as before and the arrays are None. With ``reload`` (which reads ``data``
-    again), the arrays do not hold on to ``data``: the caller can let it go.
+    parsed as before and the arrays are None. ``reload`` reads ``data`` again where an
+    array must be given back verbatim.
     """
-    got = jsonspans.cut(data, _CUT_KEYS)
+    return load_document(lambda: data, file, reload)
+
+
+def load_document(
+    load: Callable[[], bytes], file: str, reload: Callable[[], bytes] | None = None
+) -> tuple[dict, jsonspans.NumericArrays | None]:
+    """``parse_document`` of ``load()``'s bytes, which are let go as soon as the arrays are
+    cut out, before the rest is parsed (the bytes, the arrays and the parsed records
+    never all at once); ``reload`` (default ``load``) reads them again where needed."""
+    reload = reload or load
+    data = load()
+    got = jsonspans.cut_pieces(data, _CUT_KEYS)
     if got is None:
         return parse_json(data, file), None
-    skeleton, arrays = got
+    del data
+    pieces, arrays = got
+    del got
+    arrays.release_source(reload)
+    skeleton = b"".join(pieces)
+    del pieces[:]
+    arrays.join_all()
     try:
         doc = orjson.loads(skeleton)
     except orjson.JSONDecodeError:
-        return parse_json(data, file), None  # the error, with the source's byte offsets
+        doc = None
+    del skeleton
+    memory.release()
     anns = doc.get("annotations") if isinstance(doc, dict) else None
     if isinstance(anns, list) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
-        if reload is not None:
-            arrays.release_source(reload)
-        return doc, arrays
-    return parse_json(data, file), None
+        return doc, arrays  # type: ignore[return-value]
+    del doc, anns, arrays  # the plain parse: its error carries the source's byte offsets
+    return parse_json(reload(), file), None
 
 
 def _count_placeholders(records: list, key: str) -> int:
@@ -220,7 +238,7 @@ def _read_documents(
     for d in docs:
         if progress:
             progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
-        doc, arrays = parse_document(d.load(), d.where, reload=d.load)
+        doc, arrays = load_document(d.load, d.where)
         if progress:  # parsing is about a third of the work on a file
             progress(f"flattening {d.path}", done + d.size // 3, total)
         tables = read_coco_document(

@@ -156,19 +156,20 @@ def _relative_name(file_name: str) -> PurePosixPath:
 def _write_yolo(
     parts: dict[str, schema.Tables], out: Path, progress, image_dirs: dict
 ) -> list[Path]:
+    import warnings
+
     import numpy as np
     import pyarrow.compute as pc
 
-    from posestore.imagesize import image_size
+    from posestore.formats import SourceWarning
 
     from .yolo_pose import (
         data_yaml,
-        flip_index,
         label_lines,
         label_path,
-        registry_flip,
         registry_sigmas,
         yolo_classes,
+        yolo_flip,
     )
 
     if out.suffix:
@@ -183,46 +184,20 @@ def _write_yolo(
     joints = max(widest, len(joint_names))
     if not joints:
         raise StoreError("nothing to export as YOLO pose: no instance carries keypoints")
-    flip = registry_flip(tables0["categories"], cat_ids, joints)
-    if flip is None:
-        flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
+    flip = yolo_flip(tables0["categories"], cat_ids, joint_names, where, joints)
     class_of = {c: i for i, c in enumerate(cat_ids)}
     written = []
+    total = sum(len(t["images"]) for t in parts.values())
+    done = 0
     for split, tables in parts.items():
         if progress:
-            progress(f"writing labels/{split}", -1, -1)
-        images = tables["images"]
-        widths = images["width"].to_pylist()
-        heights = images["height"].to_pylist()
-        files = images["file_name"].to_pylist()
-        unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
-        folder = image_dirs.get(split)
-        for i in unknown:  # sizes from the image headers, where the images are known
-            path = relative_inside(files[i], folder) if folder else None
-            size = image_size(path) if path else None
-            if size:
-                widths[i], heights[i] = size
-        still = [files[i] for i in unknown if not widths[i] or not heights[i]]
-        if still:
-            raise StoreError(
-                f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
-                f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
-            )
-        tables = {
-            **tables,
-            "images": images.set_column(
-                images.schema.get_field_index("width"), "width", pa.array(widths, pa.int64())
-            ),
-        }
-        tables["images"] = tables["images"].set_column(
-            tables["images"].schema.get_field_index("height"),
-            "height",
-            pa.array(heights, pa.int64()),
-        )
-        line_image, lines, crowd, outside = label_lines(tables, class_of, joints, where)
-        order = np.argsort(line_image, kind="stable")
-        line_image = line_image[order]
-        lines = [lines[k] for k in order]
+            progress(f"labels for {split}", done, total)
+        tables = _with_sizes(tables, split, image_dirs.get(split))
+        labels = label_lines(tables, class_of, joints, where)
+        order = np.argsort(labels.image_id, kind="stable")
+        line_image = labels.image_id[order]
+        lines = [labels.lines[k] for k in order]
+        files = tables["images"]["file_name"].to_pylist()
         ids = tables["images"]["image_id"].to_numpy()
         starts = np.searchsorted(line_image, ids, side="left")
         stops = np.searchsorted(line_image, ids, side="right")
@@ -230,18 +205,19 @@ def _write_yolo(
         # (one written after the other would overwrite it)
         by_target: dict[Path, list[str]] = {}
         for name, a, b in zip(files, starts, stops):
-            target = safe_relative(f"labels/{split}/{label_path(name)}", out)
+            target = safe_relative(label_path(split, name), out)
             by_target.setdefault(target, []).extend(lines[a:b])
         shared = len(files) - len(by_target)
-        for target, label in by_target.items():
+        for k, (target, label) in enumerate(by_target.items(), 1):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(line + "\n" for line in label))
             written.append(target)
+            if progress and k % 2000 == 0:
+                progress(f"labels for {split}", done + k, total)
+        done += len(files)
+        if progress:
+            progress(f"labels for {split}", done, total)
         if shared:
-            import warnings
-
-            from posestore.formats import SourceWarning
-
             warnings.warn(
                 SourceWarning(
                     f"split {split}: {shared} images share a file name with another image; "
@@ -249,23 +225,9 @@ def _write_yolo(
                 ),
                 stacklevel=2,
             )
-        if crowd or outside:
-            import warnings
-
-            from posestore.formats import SourceWarning
-
-            warnings.warn(
-                SourceWarning(
-                    f"split {split}: {crowd} crowd annotations left out; {outside} joints outside "
-                    "their image written as 0 0 0"
-                ),
-                stacklevel=2,
-            )
+        if said := labels.left_out():
+            warnings.warn(SourceWarning(f"split {split}: {said}"), stacklevel=2)
     if len(parts) == 1:
-        import warnings
-
-        from posestore.formats import SourceWarning
-
         warnings.warn(
             SourceWarning(
                 f"one split ({next(iter(parts))}): data.yaml's train and val both name it, so a "
@@ -280,6 +242,35 @@ def _write_yolo(
         )
     )
     return [yaml, *written]
+
+
+def _with_sizes(tables: schema.Tables, split: str, folder: Path | None) -> schema.Tables:
+    """The split's tables with every image's width and height, read from the image files
+    where the source gave none; an image whose size stays unknown is an error (YOLO
+    normalises by it)."""
+    from posestore.imagesize import image_size
+
+    images = tables["images"]
+    widths = images["width"].to_pylist()
+    heights = images["height"].to_pylist()
+    files = images["file_name"].to_pylist()
+    unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
+    for i in unknown:  # sizes from the image headers, where the images are known
+        path = relative_inside(files[i], folder) if folder else None
+        size = image_size(path) if path else None
+        if size:
+            widths[i], heights[i] = size
+    still = [files[i] for i in unknown if not widths[i] or not heights[i]]
+    if still:
+        raise StoreError(
+            f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
+            f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
+        )
+    for column, value in (("width", widths), ("height", heights)):
+        images = images.set_column(
+            images.schema.get_field_index(column), column, pa.array(value, pa.int64())
+        )
+    return {**tables, "images": images}
 
 
 def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Path]:

@@ -94,14 +94,18 @@ def parse_document(
 
 
 def load_document(
-    load: Callable[[], bytes], file: str, reload: Callable[[], bytes] | None = None
+    load: Callable[[], bytes],
+    file: str,
+    reload: Callable[[], bytes] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[dict, jsonspans.NumericArrays | None]:
     """``parse_document`` of ``load()``'s bytes, which are let go as soon as the arrays are
     cut out, before the rest is parsed (the bytes, the arrays and the parsed records
-    never all at once); ``reload`` (default ``load``) reads them again where needed."""
+    never all at once); ``reload`` (default ``load``) reads them again where needed.
+    ``progress(bytes_done)`` is told as the arrays are cut."""
     reload = reload or load
     data = load()
-    got = jsonspans.cut_pieces(data, _CUT_KEYS)
+    got = jsonspans.cut_pieces(data, _CUT_KEYS, progress)
     if got is None:
         return parse_json(data, file), None
     del data
@@ -236,11 +240,15 @@ def _read_documents(
     total = sum(d.size for d in docs)
     done = 0
     for d in docs:
+        parsing = f"parsing {d.path} ({d.size / 1e6:,.1f} MB)"
+        told = None
         if progress:
-            progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
-        doc, arrays = load_document(d.load, d.where)
-        if progress:  # parsing is about a third of the work on a file
-            progress(f"flattening {d.path}", done + d.size // 3, total)
+            progress(parsing, done, total)
+            # cutting the arrays is about half the work on a file, the rest of the parse a tenth
+            told = partial(_told, progress, parsing, done, d.size, total)
+        doc, arrays = load_document(d.load, d.where, progress=told)
+        if progress:
+            progress(f"flattening {d.path}", done + d.size * 6 // 10, total)
         tables = read_coco_document(
             doc,
             d.where,
@@ -257,6 +265,11 @@ def _read_documents(
         if progress:
             progress(f"read {d.path}", done, total)
         yield tables
+
+
+def _told(progress, message: str, done: int, size: int, total: int, cut: int) -> None:
+    """Bytes cut out of a file of ``size``, told as progress over all files' ``total``."""
+    progress(message, done + cut // 2, total)
 
 
 def _documents(source: Path, split: str | None, task: str | None) -> list[_Document]:

@@ -149,10 +149,12 @@ def cut(data: bytes, keys: tuple[str, ...]) -> tuple[bytes, NumericArrays] | Non
     return skeleton, arrays
 
 
-def cut_pieces(data: bytes, keys: tuple[str, ...]) -> tuple[list[bytes], NumericArrays] | None:
+def cut_pieces(
+    data: bytes, keys: tuple[str, ...], progress: Callable[[int], None] | None = None
+) -> tuple[list[bytes], NumericArrays] | None:
     """``cut``, its document still in per-stretch pieces and its arrays not joined: a caller
     that can let ``data`` go joins them after, so the two never meet (on a 1 GB file the
-    joins need 1.5 GB more)."""
+    joins need 1.5 GB more). ``progress(bytes_done)`` is told as each stretch is cut."""
     if len(data) < _MIN_SIZE or PLACEHOLDER.encode() in data or _PLACEHOLDER_ESCAPED.search(data):
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -160,8 +162,9 @@ def cut_pieces(data: bytes, keys: tuple[str, ...]) -> tuple[list[bytes], Numeric
     arrays = NumericArrays(list(keys), data)
     pieces: list[bytes] = []
     with ThreadPoolExecutor(2, thread_name_prefix="posestore-json") as pool:
+        bounds = list(_stretches(data))
         jobs: list[Future | None] = [
-            pool.submit(_stretch, data, buf, a, b, names) for a, b in _stretches(data)
+            pool.submit(_stretch, data, buf, a, b, names) for a, b in bounds
         ]
         for done, job in enumerate(list(jobs), 1):
             got = job.result() if job else None
@@ -175,6 +178,8 @@ def cut_pieces(data: bytes, keys: tuple[str, ...]) -> tuple[list[bytes], Numeric
             for k, arrays_of_key in enumerate(parsed):
                 arrays.add(k, *arrays_of_key)
             jobs[done - 1] = job = None  # its pieces are ours now
+            if progress:
+                progress(bounds[done - 1][1])
             if done % _RELEASE_EVERY == 0:  # the stretches' temporaries, freed but kept by malloc
                 memory.release()
         jobs.clear()  # the futures hold the pieces too

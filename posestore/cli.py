@@ -71,7 +71,11 @@ def _open(args, create: bool = False):
 
 @contextmanager
 def _progress():
-    """A transient progress line: a bar over source bytes when the work is measured."""
+    """A transient progress line in a terminal (a bar over source bytes when the work is
+    measured); elsewhere (a log, CI) one line per stage on stderr."""
+    if not sys.stderr.isatty():
+        yield _stage_lines()
+        return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -92,6 +96,26 @@ def _progress():
                 bar.update(task, description=message)
 
         yield update
+
+
+def _stage_lines():
+    """``progress`` for a log: a line when the stage changes (a message that differs in more
+    than its numbers), with the share done where the work is measured."""
+    import re
+    import time
+
+    last = {"stage": None}
+    start = time.monotonic()
+
+    def update(message: str, done: int, total: int) -> None:
+        stage = re.sub(r"[\d,.–-]+", "#", message)
+        if stage == last["stage"]:
+            return
+        last["stage"] = stage
+        share = f" ({100 * done / total:.0f}%)" if total > 0 else ""
+        _line("progress", f"{message}{share} at {time.monotonic() - start:.1f} s")
+
+    return update
 
 
 # -- commands ---------------------------------------------------------------------
@@ -407,16 +431,19 @@ def cmd_export(args) -> int:
                 query=args.query, images=args.images, image_root=args.image_root,
                 progress=progress, skeleton=args.skeleton,
             )  # fmt: skip
-    if len(written) <= 5:
-        for p in written:
-            print(f"wrote {p}")
-    else:  # a YOLO folder of label files: a summary, not a line each
-        kinds: dict[str, int] = {}
-        for p in written:
-            kinds[p.suffix or p.name] = kinds.get(p.suffix or p.name, 0) + 1
-        summary = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
-        print(f"wrote {len(written):,} files under {args.out} ({summary})")
+    print(_written(written, args.out))
     return 0
+
+
+def _written(written: list[Path], out: Path) -> str:
+    """What an export wrote, in one line: the file, or how many files of each kind under OUT."""
+    if len(written) == 1 and Path(written[0]).resolve() == Path(out).resolve():
+        return f"wrote {out}"
+    kinds: dict[str, int] = {}
+    for p in written:
+        kinds[p.suffix or p.name] = kinds.get(p.suffix or p.name, 0) + 1
+    summary = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+    return f"wrote {len(written):,} files under {out} ({summary})"
 
 
 # -- the parser ---------------------------------------------------------------------

@@ -21,6 +21,12 @@ DESCRIPTION = (
     "PartImageNet), PYSKL skeleton pickles and FashionAI CSVs into partitioned Parquet, ask SQL "
     "across every dataset at once, and export any subset back to its native format."
 )
+EXAMPLES = """examples:
+  posestore ingest person_keypoints_val2017.json --dataset coco
+  posestore sql "SELECT dataset, split, count(*) FROM instances GROUP BY ALL"
+  posestore export coco subset.json --split val2017 --where "width > 600"
+
+posestore COMMAND --help explains a command, with an example."""
 STORE_HELP = "the store folder [env POSESTORE_STORE; default ./posestore-data]"
 
 
@@ -60,7 +66,7 @@ def _handled():
 def _store_path(args) -> Path:
     from posestore.layout import DEFAULT_STORE
 
-    return Path(args.store or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
+    return Path(args.store or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
 
 
 def _open(args, create: bool = False):
@@ -178,7 +184,9 @@ def cmd_sql(args) -> int:
 
     root = _store_path(args)
     if not root.is_dir():
-        raise StoreError(f"no store at {root}")
+        from posestore.layout import no_store
+
+        raise StoreError(no_store(root))
     from posestore.connect import connect
 
     con = connect(root)
@@ -450,7 +458,12 @@ def _written(written: list[Path], out: Path) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="posestore", description=DESCRIPTION)
+    ap = argparse.ArgumentParser(
+        prog="posestore",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--store", "-s", type=Path, default=None, help=STORE_HELP)
     from posestore import __version__
 

@@ -35,6 +35,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     TXN_DIR,
     empty_file,
     has_files,
+    no_store,
     table_glob,
 )
 from posestore.queries import subset
@@ -67,7 +68,7 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
     root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
         if not create:
-            raise StoreError(f"no store at {root}")
+            raise StoreError(no_store(root))
         root.mkdir(parents=True)
     elif not root.is_dir():
         raise StoreError(f"{root} is not a folder")
@@ -844,7 +845,10 @@ class Store:
                 continue
             merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
-            raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
+            known = dict.fromkeys(s for d in datasets for part in self.split_names(d) for s in part)
+            raise StoreError(
+                f"none of {', '.join(datasets)} has split {split!r} (splits: {', '.join(known)})"
+            )
         out = Path(out)
         if format == "yolo-pose":
             info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}

@@ -16,6 +16,26 @@ WRITERS = ("coco", "pyskl", "fashionai", "yolo-pose", "coco-results")
 """Formats posestore writes (``--format``)."""
 
 
+def formats_for(source_format: str | None) -> tuple[str, ...]:
+    """The formats a dataset of ``source_format`` exports to, its own first: predictions as
+    COCO results only; anything with poses as COCO and YOLO pose too."""
+    if source_format == "coco-results":
+        return ("coco-results",)
+    own = (source_format,) if source_format in WRITERS else ()
+    return own + tuple(f for f in ("coco", "yolo-pose") if f not in own)
+
+
+def _cannot(fmt: str, meta: dict) -> StoreError:
+    """The one-line refusal of a format, naming the formats this dataset can take."""
+    source = meta.get("format")
+    what = (
+        f"cannot export as {fmt!r}"
+        if fmt not in WRITERS
+        else f"a {source} dataset cannot be written as {fmt}"
+    )
+    return StoreError(f"{what}; a {source} dataset exports as {', '.join(formats_for(source))}")
+
+
 def safe_relative(path: str, out: Path) -> Path:
     """``out / path`` when ``path`` stays inside ``out``, symbolic links resolved; a path that
     would escape it is refused."""
@@ -41,9 +61,9 @@ def write_dataset(
     ``image_dirs``: per split, the folder its images are in (YOLO reads unknown sizes there).
     ``skeleton``: project every pose onto this registry skeleton (COCO and YOLO pose).
     """
-    if fmt not in WRITERS:
-        raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
     meta = info["metadata"]
+    if fmt not in formats_for(meta.get("format")):
+        raise _cannot(fmt, meta)
     if meta.get("format") == "pyskl" and fmt in ("coco", "yolo-pose"):
         from .stills import clips_as_stills
 
@@ -54,12 +74,6 @@ def write_dataset(
         if fmt not in ("coco", "yolo-pose"):
             raise StoreError(f"--skeleton projects poses for coco and yolo-pose, not {fmt}")
         parts = {split: project_tables(tables, skeleton) for split, tables in parts.items()}
-    if (fmt == "coco-results") != (meta.get("format") == "coco-results"):
-        raise StoreError(
-            "coco-results is how predictions are written, and predictions are written only so"
-            if fmt == "coco-results"
-            else f"predictions are written as coco-results, not {fmt}"
-        )
     if fmt == "coco-results":
         from .coco_results import write_coco_results
 
@@ -277,7 +291,7 @@ def _write_pyskl(parts, meta: dict, out: Path, progress, whole: bool) -> list[Pa
     from .pyskl import write_pyskl
 
     if meta.get("format") != "pyskl":
-        raise StoreError(f"a {meta.get('format')} dataset cannot be written as a PYSKL pickle")
+        raise _cannot("pyskl", meta)
     if out.suffix.lower() not in (".pkl", ".pickle"):
         first_split: dict = next(iter(meta.get("splits", {}).values()), {})
         name = first_split.get("path") or "annotations.pkl"
@@ -305,7 +319,7 @@ def _write_fashionai(
     from .fashionai import fashionai_csv
 
     if meta.get("format") != "fashionai":
-        raise StoreError(f"a {meta.get('format')} dataset cannot be written as FashionAI CSV")
+        raise _cannot("fashionai", meta)
     split_meta = meta.get("splits", {})
     written = []
     single = _single_file(parts, out, ".csv")

@@ -26,10 +26,11 @@ from posestore import jsonnum, poses, schema
 from posestore.errors import SourceError
 from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
 
-from . import jsonspans, memory
+from . import jsonitems, jsonspans, memory
 from ._records import (
     MISSING,
     Overrides,
+    Records,
     first_true,
     ids_column,
     int_column,
@@ -115,14 +116,11 @@ def load_document(
     skeleton = b"".join(pieces)
     del pieces[:]
     arrays.join_all()
-    try:
-        doc = orjson.loads(skeleton)
-    except orjson.JSONDecodeError:
-        doc = None
+    doc = _parse_skeleton(skeleton)
     del skeleton
     memory.release()
     anns = doc.get("annotations") if isinstance(doc, dict) else None
-    if isinstance(anns, list) and all(
+    if isinstance(anns, (list, Records)) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
         return doc, arrays  # type: ignore[return-value]
@@ -130,8 +128,32 @@ def load_document(
     return parse_json(reload(), file), None
 
 
-def _count_placeholders(records: list, key: str) -> int:
+_SLICE = 50_000  # annotations parsed at a time: their dicts, and the parser's tree, at once
+
+
+def _parse_skeleton(skeleton: bytes) -> object:
+    """The document with placeholders, parsed; its ``annotations`` as ``Records`` built a
+    slice of records at a time where their array can be found without parsing, else the
+    whole at once. None where it is not valid JSON."""
+    found = jsonitems.top_level_arrays(skeleton, ("annotations",))
+    try:
+        if found is None:
+            return orjson.loads(skeleton)
+        span = found["annotations"]
+        doc = orjson.loads(skeleton[: span.open + 1] + skeleton[span.close :])
+        records = Records(jsonspans.PLACEHOLDER, _CUT_KEYS)
+        for piece in jsonitems.item_slices(skeleton, span, _SLICE):
+            records.extend(orjson.loads(piece))
+        doc["annotations"] = records
+        return doc
+    except (orjson.JSONDecodeError, ValueError):
+        return None
+
+
+def _count_placeholders(records: list | Records, key: str) -> int:
     mark = jsonspans.PLACEHOLDER
+    if isinstance(records, Records):
+        return records.count_shared(key)
     return sum(1 for r in records if type(r) is dict and r.get(key) == mark)
 
 
@@ -344,6 +366,7 @@ def _image_root(root: Path, task: str | None, split: str) -> str | None:
 def detect_flavor(doc: dict) -> str:
     """Which member of the COCO family a document looks like."""
     anns = doc.get("annotations") or []
+    anns = anns.head if isinstance(anns, Records) else anns
     first = anns[0] if anns and isinstance(anns[0], dict) else {}
     if "visiting_order" in first or "class_id" in first:
         return "posesor"
@@ -361,6 +384,11 @@ def detect_flavor(doc: dict) -> str:
 
 def _section(doc: dict, key: str, file: str) -> list:
     value = doc.get(key, MISSING)
+    if isinstance(value, Records):
+        if value.not_an_object is not None:
+            i, kind = value.not_an_object
+            raise SourceError(file, f"{key}[{i}]", f"expected an object, got {kind}")
+        return value  # type: ignore[return-value]
     if value is MISSING:
         if key == "images":
             near = [k for k in doc if k.rstrip("s") == "image" or k.lower() == "images"]
@@ -392,6 +420,7 @@ def read_coco_document(
     """
     images_raw = _dedupe_images(_section(doc, "images", file), file)
     anns = _section(doc, "annotations", file)
+    anns = anns if isinstance(anns, Records) else Records.of(anns)
     cats = _section(doc, "categories", file)
     styles: dict[str, list[str]] = {}
 
@@ -651,7 +680,7 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     )
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
-        over.add_value(i, k, anns[i][k])
+        over.add_value(i, k, anns.get(i, k))
     cols["attributes"] = over.json_column(_dumps)
     return schema.conform("instances", cols), keypoints, labelled
 
@@ -679,7 +708,7 @@ def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides)
         fits = bool((np.diff(col.offsets) == 4).all())
     if not fits:
         for rank, i in enumerate(idx):
-            anns[i][key] = arrays.value(key, rank)
+            anns.set(i, key, arrays.value(key, rank))
         return None
     ranks = np.cumsum(cut) - 1
     over.resolve(key, mark, lambda i: arrays.value(key, int(ranks[i])))
@@ -828,16 +857,18 @@ def _keypoints(
             labelled,
         )
 
-    slots = (np.arange(len(col.values)) % 3 == 2).astype(np.int8)  # records are whole triples
+    slots = np.zeros(len(col.values), dtype=np.int8)  # records are whole triples
+    slots[2::3] = 1
     (coord_style, vis_style), failing = jsonnum.choose_style(col, slots=slots)
+    del slots
     xyv = col.values.reshape(-1, 3)
-    coords = xyv[:, :2].ravel()
-    inexact = jsonnum.f32_inexact(coords).reshape(-1, 2).any(axis=1)
+    inexact = jsonnum.f32_inexact(xyv[:, 0]) | jsonnum.f32_inexact(xyv[:, 1])
     vis = xyv[:, 2]
     vis_ok = np.isfinite(vis) & (np.floor(vis) == vis) & (vis >= -128) & (vis <= 127)
-    joint_record = np.repeat(np.arange(len(idx)), lengths // 3)
+    joint_offsets = jsonnum.run_offsets(lengths // 3)  # per record: its first joint
     bad_joint = inexact | ~vis_ok
-    failing |= np.bincount(joint_record[bad_joint], minlength=len(idx)) > 0
+    del inexact
+    failing |= jsonnum.records_of(joint_offsets, np.flatnonzero(bad_joint))
     over.add("keypoints", vals, _scatter(n, idx[failing]))
     styles["annotations.keypoints"] = [coord_style, vis_style]
 
@@ -848,7 +879,7 @@ def _keypoints(
         per[posed], xyv[:, 0], xyv[:, 1],
         pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
     )  # fmt: skip
-    labelled[idx] = np.bincount(joint_record[vis_ok & (vis > 0)], minlength=len(idx)) > 0
+    labelled[idx] = jsonnum.records_of(joint_offsets, np.flatnonzero(vis_ok & (vis > 0)))
     return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints, labelled
 
 

@@ -80,7 +80,11 @@ def _progress():
     """A transient progress line in a terminal (a bar over source bytes when the work is
     measured); elsewhere (a log, CI) one line per stage on stderr."""
     if not sys.stderr.isatty():
-        yield _stage_lines()
+        log = _StageLog(LOG_STAGES_AFTER)
+        try:
+            yield log.update
+        finally:
+            log.close()
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -104,24 +108,61 @@ def _progress():
         yield update
 
 
-def _stage_lines():
-    """``progress`` for a log: a line when the stage changes (a message that differs in more
-    than its numbers), with the share done where the work is measured."""
-    import re
-    import time
+LOG_STAGES_AFTER = 1.0
+"""Outside a terminal, a stage is logged once it has lasted this many seconds (0: at once):
+long work says what it is doing, a quick command stays one line."""
 
-    last = {"stage": None}
-    start = time.monotonic()
 
-    def update(message: str, done: int, total: int) -> None:
+class _StageLog:
+    """``progress`` for a log: one stderr line per stage (a message that differs in more than
+    its numbers) that lasts ``after`` seconds, with the share done where work is measured."""
+
+    def __init__(self, after: float) -> None:
+        import threading
+        import time
+
+        self.after, self.start = after, time.monotonic()
+        self.lock = threading.Lock()
+        self.stage: str | None = None
+        self.latest: tuple[str, int, int] = ("", -1, -1)
+        self.timer: threading.Timer | None = None
+
+    def update(self, message: str, done: int, total: int) -> None:
+        import re
+        import threading
+
         stage = re.sub(r"[\d,.–-]+", "#", message)
-        if stage == last["stage"]:
-            return
-        last["stage"] = stage
-        share = f" ({100 * done / total:.0f}%)" if total > 0 else ""
-        _line("progress", f"{message}{share} at {time.monotonic() - start:.1f} s")
+        with self.lock:
+            self.latest = (message, done, total)
+            if stage == self.stage:
+                return
+            self.stage = stage
+            if self.timer:
+                self.timer.cancel()
+            if self.after <= 0:
+                self._say()
+                return
+            self.timer = threading.Timer(self.after, self._late, args=(stage,))
+            self.timer.daemon = True
+            self.timer.start()
 
-    return update
+    def _late(self, stage: str) -> None:
+        with self.lock:
+            if stage == self.stage:
+                self._say()
+
+    def _say(self) -> None:
+        import time
+
+        message, done, total = self.latest
+        share = f" ({100 * done / total:.0f}%)" if total > 0 else ""
+        _line("progress", f"{message}{share} at {time.monotonic() - self.start:.1f} s")
+
+    def close(self) -> None:
+        with self.lock:
+            self.stage = None
+            if self.timer:
+                self.timer.cancel()
 
 
 # -- commands ---------------------------------------------------------------------

@@ -106,25 +106,37 @@ def scan_scalars(values: list) -> NumberColumn:
     )
 
 
+_BLOCK = 1 << 22  # values checked at a time: float temporaries of 32 MB, not of the column
+
+
 def style_failures(column: NumberColumn, style: str) -> np.ndarray:
     """Per value: True where writing the stored value in ``style`` would not give the source token."""
-    v = column.values
-    integral = np.isfinite(v) & (np.floor(v) == v)
-    unsafe_int = ~column.is_float & (np.abs(v) >= _MAX_EXACT_INT)
-    if style == CANONICAL:
-        kind_wrong = column.is_float == integral
-    else:
-        kind_wrong = ~column.is_float
-    return kind_wrong | unsafe_int | column.not_a_number | ~np.isfinite(v)
+    out = np.empty(len(column.values), dtype=bool)
+    for a in range(0, len(out), _BLOCK):
+        b = a + _BLOCK
+        v, is_float = column.values[a:b], column.is_float[a:b]
+        finite = np.isfinite(v)
+        unsafe_int = ~is_float & (np.abs(v) >= _MAX_EXACT_INT)
+        if style == CANONICAL:
+            kind_wrong = is_float == (finite & (np.floor(v) == v))
+        else:
+            kind_wrong = ~is_float
+        out[a:b] = kind_wrong | unsafe_int | column.not_a_number[a:b] | ~finite
+    return out
 
 
 def records_failing(column: NumberColumn, value_fails: np.ndarray) -> np.ndarray:
     """Reduce a per-value mask to a per-record mask (any value fails)."""
-    n = len(column.offsets) - 1
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    record = np.repeat(np.arange(n), np.diff(column.offsets))
-    return np.bincount(record[value_fails], minlength=n) > 0
+    return records_of(column.offsets, np.flatnonzero(value_fails))
+
+
+def records_of(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per record (``offsets``: where each record's values start, and the end): whether one
+    of the value ``positions`` falls in it. Costs the positions, not an index per value."""
+    out = np.zeros(len(offsets) - 1, dtype=bool)
+    if len(positions) and len(out):
+        out[np.searchsorted(offsets, positions, side="right") - 1] = True
+    return out
 
 
 def choose_style(
@@ -171,11 +183,13 @@ def f32_inexact(values: np.ndarray) -> np.ndarray:
     below 2**24 always do, and are not printed to check.
     """
     out = np.zeros(len(values), dtype=bool)
-    check = ~((np.floor(values) == values) & (np.abs(values) < 2.0**24))
-    if check.any():
-        v = values[check]
-        back = f32_as_f64(v.astype(np.float32))
-        out[check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
+    for a in range(0, len(values), _BLOCK):  # a block at a time: no column-sized temporaries
+        block = values[a : a + _BLOCK]
+        check = np.flatnonzero(~((np.floor(block) == block) & (np.abs(block) < 2.0**24)))
+        if len(check):
+            v = block[check]
+            back = f32_as_f64(v.astype(np.float32))
+            out[a + check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
     return out
 
 

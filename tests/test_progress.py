@@ -44,7 +44,10 @@ def _stages(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.startswith("progress: ")]
 
 
-def test_outside_a_terminal_each_stage_is_one_log_line(tmp_path, cli):
+def test_outside_a_terminal_each_stage_is_one_log_line(tmp_path, cli, monkeypatch):
+    from posestore import cli as command_line
+
+    monkeypatch.setattr(command_line, "LOG_STAGES_AFTER", 0)  # every stage, however short
     doc = synthetic.coco_keypoints(300, seed=3)
     src = synthetic.write_json(doc, tmp_path / "person_keypoints_val.json")
     store = tmp_path / "store"
@@ -75,3 +78,32 @@ def test_an_export_of_several_files_is_one_summary_line(tmp_path, cli):
     assert r.stdout.splitlines() == [f"wrote 2 files under {tmp_path / 'out'} (2 .json)"]
     r = cli("--store", store, "export", "d", tmp_path / "val.json", "--split", "val")
     assert r.stdout.splitlines() == [f"wrote {tmp_path / 'val.json'}"]
+
+
+def test_outside_a_terminal_a_quick_command_stays_quiet_and_a_long_stage_is_logged(
+    tmp_path, cli, capsys
+):
+    import time
+
+    from posestore import cli as command_line
+
+    doc = synthetic.coco_keypoints(5, seed=3)
+    src = synthetic.write_json(doc, tmp_path / "person_keypoints_val.json")
+    r = cli("--store", tmp_path / "store", "ingest", src, "--dataset", "d")
+    assert r.exit_code == 0 and not _stages(r.stderr)  # done before a stage lasted a second
+
+    capsys.readouterr()
+    log = command_line._StageLog(after=0.05)
+    log.update("parsing big.json (1,000.0 MB)", 0, 100)
+    printed: list[str] = []
+    for _ in range(200):  # a stage that lasts is logged once its time is up
+        printed += _stages(capsys.readouterr().err)
+        if printed:
+            break
+        time.sleep(0.05)
+    log.update("parsing big.json (1,000.0 MB)", 40, 100)  # the same stage: no second line
+    log.update("flattening big.json", 60, 100)  # over before its time: never logged
+    log.close()
+    time.sleep(0.2)
+    printed += _stages(capsys.readouterr().err)
+    assert len(printed) == 1 and printed[0].startswith("progress: parsing big.json")

@@ -98,10 +98,10 @@ class Records:
             self.columns[key] = [MISSING] * self.n
         shared = self.shared
         for key, column in self.columns.items():
-            got = [r.get(key, MISSING) for r in records]
-            if key in self._shared_in:
-                got = [shared if type(v) is str and v == shared else v for v in got]
-            column += got
+            if key in self._shared_in:  # the placeholders as one object, not a copy each
+                column += [shared if (v := r.get(key, MISSING)) == shared else v for r in records]
+            else:
+                column += [r.get(key, MISSING) for r in records]
         self.n += len(records)
 
     def __len__(self) -> int:
@@ -111,6 +111,18 @@ class Records:
         """The values of ``key``, ``MISSING`` where a record lacks it (the column itself)."""
         column = self.columns.get(key)
         return column if column is not None else [MISSING] * self.n
+
+    def record(self, index: int) -> dict:
+        """Record ``index`` as a dict (its keys in column order, not necessarily the source's)."""
+        return {k: col[index] for k, col in self.columns.items() if col[index] is not MISSING}
+
+    def take(self, indices: list[int]) -> Records:
+        """The records at ``indices`` (ascending), as new ``Records``."""
+        out = Records(self.shared, tuple(self._shared_in))
+        out.n = len(indices)
+        out.columns = {k: [col[i] for i in indices] for k, col in self.columns.items()}
+        out.head = [self.head[i] for i in indices if i < len(self.head)]
+        return out
 
     def get(self, index: int, key: str) -> object:
         return self.columns[key][index]

@@ -10,6 +10,7 @@ so that ``queries.export.coco`` writes the same document back.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 import zipfile
@@ -70,7 +71,7 @@ _CUT_KEYS = ("keypoints", "segmentation", "bbox")
 def parse_json(data: bytes, file: str) -> dict:
     """Parse a COCO document; a syntax error names the file and the byte where it broke."""
     try:
-        doc = orjson.loads(data)
+        doc = orjson.loads(data if isinstance(data, (bytes, str)) else memoryview(data))
     except orjson.JSONDecodeError as e:
         raise SourceError(file, None, f"not valid JSON: {e}") from e
     if not isinstance(doc, dict):
@@ -132,19 +133,19 @@ _SLICE = 50_000  # annotations parsed at a time: their dicts, and the parser's t
 
 
 def _parse_skeleton(skeleton: bytes) -> object:
-    """The document with placeholders, parsed; its ``annotations`` as ``Records`` built a
-    slice of records at a time where their array can be found without parsing, else the
-    whole at once. None where it is not valid JSON."""
-    found = jsonitems.top_level_arrays(skeleton, ("annotations",))
+    """The document with placeholders, parsed; its ``images`` and ``annotations`` as
+    ``Records`` built a slice of records at a time where their arrays can be found without
+    parsing (else with the rest, at once). None where it is not valid JSON."""
+    found = jsonitems.top_level_arrays(skeleton, ("images", "annotations"))
     try:
-        if found is None:
-            return orjson.loads(skeleton)
-        span = found["annotations"]
-        doc = orjson.loads(skeleton[: span.open + 1] + skeleton[span.close :])
-        records = Records(jsonspans.PLACEHOLDER, _CUT_KEYS)
-        for piece in jsonitems.item_slices(skeleton, span, _SLICE):
-            records.extend(orjson.loads(piece))
-        doc["annotations"] = records
+        doc = orjson.loads(jsonitems.without_arrays(skeleton, list(found.values())))
+        if not isinstance(doc, dict):
+            return doc
+        for key, span in found.items():
+            records = Records(jsonspans.PLACEHOLDER, _CUT_KEYS if key == "annotations" else ())
+            for piece in jsonitems.item_slices(skeleton, span, _SLICE):
+                records.extend(orjson.loads(piece))
+            doc[key] = records
         return doc
     except (orjson.JSONDecodeError, ValueError):
         return None
@@ -294,6 +295,19 @@ def _told(progress, message: str, done: int, size: int, total: int, cut: int) ->
     progress(message, done + cut // 2, total)
 
 
+def map_file(path: Path) -> bytes:
+    """A file's bytes, mapped rather than read where it is large: the cut lets each stretch's
+    pages go once it is done with them (``jsonspans``), so the whole file is never in memory
+    at once. (An ``mmap`` reads as ``bytes`` everywhere the readers use it.)"""
+    import mmap
+
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < jsonspans.MAP_FROM:
+            return fh.read()
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
+
+
 def _documents(source: Path, split: str | None, task: str | None) -> list[_Document]:
     if not source.is_dir():
         return [
@@ -302,7 +316,7 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
                 source.name,
                 split or split_name(source.as_posix()),
                 source.stat().st_size,
-                source.read_bytes,
+                partial(map_file, source),
             )
         ]
     files = [rel for rel, t in coco_files(source) if t == task]
@@ -322,7 +336,7 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
                 rel,
                 name,
                 path.stat().st_size,
-                path.read_bytes,
+                partial(map_file, path),
                 _image_root(source, task, name),
             )
         )
@@ -382,6 +396,10 @@ def detect_flavor(doc: dict) -> str:
     return "coco"
 
 
+def _records(section: list | Records) -> Records:
+    return section if isinstance(section, Records) else Records.of(section)
+
+
 def _section(doc: dict, key: str, file: str) -> list:
     value = doc.get(key, MISSING)
     if isinstance(value, Records):
@@ -418,9 +436,8 @@ def read_coco_document(
 
     ``arrays`` holds the annotation arrays ``parse_document`` cut out of it.
     """
-    images_raw = _dedupe_images(_section(doc, "images", file), file)
-    anns = _section(doc, "annotations", file)
-    anns = anns if isinstance(anns, Records) else Records.of(anns)
+    images_raw = _dedupe_images(_records(_section(doc, "images", file)), file)
+    anns = _records(_section(doc, "annotations", file))
     cats = _section(doc, "categories", file)
     styles: dict[str, list[str]] = {}
 
@@ -469,9 +486,9 @@ def read_coco_document(
     }
 
 
-def _dedupe_images(images: list[dict], file: str) -> list[dict]:
+def _dedupe_images(images: Records, file: str) -> Records:
     """Drop repeated identical image entries (with a warning); differing repeats are an error."""
-    ids = [im.get("id") for im in images]
+    ids = [None if v is MISSING else v for v in images.values("id")]
     try:
         if len(set(ids)) == len(ids):
             return images
@@ -479,29 +496,28 @@ def _dedupe_images(images: list[dict], file: str) -> list[dict]:
         pass
     first: dict = {}
     keep = []
-    dropped = 0
-    for i, (key, im) in enumerate(zip(map(_hashable, ids), images)):
+    for i, key in enumerate(map(_hashable, ids)):
         if key not in first:
             first[key] = i
-            keep.append(im)
+            keep.append(i)
             continue
         j = first[key]
-        if orjson.dumps(im, option=orjson.OPT_SORT_KEYS) != orjson.dumps(
-            images[j], option=orjson.OPT_SORT_KEYS
+        if orjson.dumps(images.record(i), option=orjson.OPT_SORT_KEYS) != orjson.dumps(
+            images.record(j), option=orjson.OPT_SORT_KEYS
         ):
             raise SourceError(
                 file,
                 f"images[{i}].id",
                 f"duplicate id {ids[i]!r} (also images[{j}]) with different fields",
             )
-        dropped += 1
     warnings.warn(
         SourceWarning(
-            f"{file}: images repeats {dropped} identical entries; each image is kept once"
+            f"{file}: images repeats {len(ids) - len(keep)} identical entries; each image is "
+            "kept once"
         ),
         stacklevel=2,
     )
-    return keep
+    return images.take(keep)
 
 
 def _hashable(v: object) -> object:
@@ -522,7 +538,7 @@ def _dumps(d: dict) -> bytes:
     return orjson.dumps(d)
 
 
-def _images(images: list[dict], file: str, dataset: str, split: str):
+def _images(images: Records, file: str, dataset: str, split: str):
     n = len(images)
     over = Overrides(n)
     ids, lookup = ids_column(values(images, "id"), file, "images", "id", over)
@@ -539,7 +555,7 @@ def _images(images: list[dict], file: str, dataset: str, split: str):
         cols[key] = pa.array(v, mask=~ok)
     cols["num_frames"] = np.ones(n, dtype=np.int32)
     for i, k in unknown_keys(images, COCO_RECORD_KEYS["images"]):
-        over.add_value(i, k, images[i][k])
+        over.add_value(i, k, images.get(i, k))
     cols["attributes"] = over.json_column(_dumps)
     return schema.conform("images", cols), lookup, ids
 
@@ -672,12 +688,15 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     cols["score"] = _numeric_scalars(
         values(anns, "score"), "score", over, styles, "annotations.score"
     )
-    cols.update(_bbox(values(anns, "bbox"), over, styles, cut["bbox"]))
-    cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut["segmentation"]))
-
+    cols.update(_bbox(values(anns, "bbox"), over, styles, cut.pop("bbox")))
+    _drop_numbers(arrays, "bbox")
+    cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut.pop("segmentation")))
+    _drop_numbers(arrays, "segmentation")  # the polygons column keeps the values it needs
     kp_cols, keypoints, labelled = _keypoints(
-        anns, file, dataset, split, ids, img, cols["category_id"], over, styles, cut["keypoints"]
-    )
+        anns, file, dataset, split, ids, img, cols["category_id"], over, styles,
+        cut.pop("keypoints"),
+    )  # fmt: skip
+    _drop_numbers(arrays, "keypoints")
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
         over.add_value(i, k, anns.get(i, k))
@@ -686,6 +705,13 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
 
 
 _CUT_DEPTHS = {"keypoints": 1, "segmentation": 2, "bbox": 1}
+
+
+def _drop_numbers(arrays: jsonspans.NumericArrays | None, key: str) -> None:
+    """A key's cut numbers are in its columns now: let them go (a large file's biggest part)."""
+    if arrays is not None and arrays.count(key):
+        arrays.drop_numbers(key)
+        memory.release()
 
 
 def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides):
@@ -864,7 +890,7 @@ def _keypoints(
     xyv = col.values.reshape(-1, 3)
     inexact = jsonnum.f32_inexact(xyv[:, 0]) | jsonnum.f32_inexact(xyv[:, 1])
     vis = xyv[:, 2]
-    vis_ok = np.isfinite(vis) & (np.floor(vis) == vis) & (vis >= -128) & (vis <= 127)
+    vis_ok = jsonnum.small_ints(vis, -128, 127)
     joint_offsets = jsonnum.run_offsets(lengths // 3)  # per record: its first joint
     bad_joint = inexact | ~vis_ok
     del inexact
@@ -874,10 +900,12 @@ def _keypoints(
 
     per = lengths // 3
     posed = per > 0  # an empty list is a record without joints, not a pose
+    visibility = np.zeros(len(vis), dtype=np.int8)
+    np.copyto(visibility, vis, casting="unsafe", where=vis_ok)  # no float temporary
     keypoints = poses.pose_table(
         dataset, split, img[idx[posed]], ids[idx[posed]], category.take(idx[posed]), None,
-        per[posed], xyv[:, 0], xyv[:, 1],
-        pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
+        per[posed], xyv[:, 0].astype(np.float32), xyv[:, 1].astype(np.float32),
+        pa.array(visibility, mask=~vis_ok),
     )  # fmt: skip
     labelled[idx] = jsonnum.records_of(joint_offsets, np.flatnonzero(vis_ok & (vis > 0)))
     return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints, labelled

@@ -42,11 +42,11 @@ class TopArray:
     commas: np.ndarray
 
 
-def top_level_arrays(data: bytes, keys: tuple[str, ...]) -> dict[str, TopArray] | None:
+def top_level_arrays(data: bytes, keys: tuple[str, ...]) -> dict[str, TopArray]:
     """The arrays of ``keys`` in the top-level object of ``data``, by key.
 
-    None when the document does not look like an object with each key once at its top level
-    holding an array (the caller then parses it whole, as before).
+    A key is left out where the document does not have it once at its top level holding an
+    array (absent, repeated, another value): the caller parses it with the rest, as before.
     """
     # per key: (its opening quote, the '[' after it) wherever the text reads "key": [
     candidates = {
@@ -56,13 +56,14 @@ def top_level_arrays(data: bytes, keys: tuple[str, ...]) -> dict[str, TopArray] 
         ]
         for k in keys
     }
-    if not all(candidates.values()):
-        return None
+    candidates = {k: found for k, found in candidates.items() if found}
+    if not candidates:
+        return {}
     buf = np.frombuffer(data, dtype=np.uint8)
     quotes_before = 0  # unescaped quotes seen so far: odd inside a string
     depth = 0
     opens, closes, commas = [], [], []
-    keyed: dict[str, list[int]] = {k: [] for k in keys}  # '[' of a real key string
+    keyed: dict[str, list[int]] = {k: [] for k in candidates}  # '[' of a real key string
     for a, b in _blocks(data):
         c = buf[a:b]
         toggles = _unescaped_quotes(c) + a
@@ -73,8 +74,12 @@ def top_level_arrays(data: bytes, keys: tuple[str, ...]) -> dict[str, TopArray] 
                     opens_string = (i + quotes_before) % 2 == 0
                     if opens_string and i < len(toggles) and toggles[i] == quote:
                         keyed[k].append(bracket)
-        at = np.flatnonzero(_STRUCTURAL[c]) + a
-        at = at[(np.searchsorted(toggles, at) + quotes_before) % 2 == 0]  # outside strings
+        flips = np.zeros(len(c), dtype=np.uint8)
+        flips[toggles - a] = 1
+        inside = np.bitwise_xor.accumulate(flips)  # 1 inside a string (from this block's start)
+        at = np.flatnonzero(_STRUCTURAL[c] & (inside == quotes_before % 2))
+        del flips, inside
+        at += a
         char = buf[at]
         step = _NESTING[char].astype(np.int64)
         after = depth + np.cumsum(step)
@@ -88,13 +93,13 @@ def top_level_arrays(data: bytes, keys: tuple[str, ...]) -> dict[str, TopArray] 
     all_closes = np.concatenate(closes)
     all_commas = np.concatenate(commas)
     arrays: dict[str, TopArray] = {}
-    for k in keys:
+    for k in candidates:
         real = [bracket for bracket in keyed[k] if bracket in top_opens]
         if len(real) != 1:
-            return None  # absent, or repeated (a parser keeps the last): parse it whole
+            continue  # repeated (a parser keeps the last): parsed with the rest
         i = int(np.searchsorted(all_closes, real[0]))
         if i == len(all_closes):
-            return None
+            continue
         close = int(all_closes[i])
         lo, hi = np.searchsorted(all_commas, [real[0], close])
         arrays[k] = TopArray(real[0], close, all_commas[lo:hi])
@@ -143,3 +148,13 @@ def item_slices(data: bytes, array: TopArray, items_per_slice: int) -> Iterator[
             raise ValueError(f"an empty item in the array at byte {start}")
         yield b"[" + piece + b"]"
         start = cut + 1
+
+
+def without_arrays(data: bytes, arrays: list[TopArray]) -> bytes:
+    """``data`` with each of ``arrays`` emptied (``"key": []``): the rest of the document."""
+    kept, start = [], 0
+    for array in sorted(arrays, key=lambda t: t.open):
+        kept.append(data[start : array.open + 1])
+        start = array.close
+    kept.append(data[start:])
+    return b"".join(kept)

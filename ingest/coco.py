@@ -10,6 +10,7 @@ so that ``queries.export.coco`` writes the same document back.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import warnings
@@ -73,6 +74,7 @@ def parse_json(data: bytes, file: str) -> dict:
     try:
         doc = orjson.loads(data if isinstance(data, (bytes, str)) else memoryview(data))
     except orjson.JSONDecodeError as e:
+        _raise_if_out_of_memory(e)
         raise SourceError(file, None, f"not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise SourceError(
@@ -147,8 +149,17 @@ def _parse_skeleton(skeleton: bytes) -> object:
                 records.extend(orjson.loads(piece))
             doc[key] = records
         return doc
-    except (orjson.JSONDecodeError, ValueError):
+    except orjson.JSONDecodeError as e:
+        _raise_if_out_of_memory(e)
         return None
+    except ValueError:
+        return None
+
+
+def _raise_if_out_of_memory(e: orjson.JSONDecodeError) -> None:
+    """orjson reports a failed allocation as a decode error; it is no fault of the file."""
+    if str(e).startswith("Not enough memory"):
+        raise MemoryError(str(e)) from e
 
 
 def _count_placeholders(records: list | Records, key: str) -> int:
@@ -269,25 +280,39 @@ def _read_documents(
             progress(parsing, done, total)
             # cutting the arrays is about half the work on a file, the rest of the parse a tenth
             told = partial(_told, progress, parsing, done, d.size, total)
-        doc, arrays = load_document(d.load, d.where, progress=told)
-        if progress:
-            progress(f"flattening {d.path}", done + d.size * 6 // 10, total)
-        tables = read_coco_document(
-            doc,
-            d.where,
-            dataset,
-            d.split,
-            d.path,
-            flavor,
-            image_root=d.image_root,
-            container=d.container,
-            arrays=arrays,
-        )
-        del doc, arrays
+        try:
+            doc, arrays = load_document(d.load, d.where, progress=told)
+            if progress:
+                progress(f"flattening {d.path}", done + d.size * 6 // 10, total)
+            tables = read_coco_document(
+                doc,
+                d.where,
+                dataset,
+                d.split,
+                d.path,
+                flavor,
+                image_root=d.image_root,
+                container=d.container,
+                arrays=arrays,
+            )
+            del doc, arrays
+        except MemoryError:
+            raise SourceError(d.where, None, _out_of_memory(d.size)) from None
+        except OSError as e:  # a file mapping refused for want of memory
+            if e.errno != errno.ENOMEM:
+                raise
+            raise SourceError(d.where, None, _out_of_memory(d.size)) from None
         done += d.size
         if progress:
             progress(f"read {d.path}", done, total)
         yield tables
+
+
+def _out_of_memory(size: int) -> str:
+    return (
+        f"ran out of memory reading it ({size / 1e6:,.0f} MB; a COCO ingest needs up to about "
+        "3 times a file's size): free memory or raise the limit, and ingest it again"
+    )
 
 
 def _told(progress, message: str, done: int, size: int, total: int, cut: int) -> None:

@@ -186,9 +186,12 @@ def cut_pieces(
     pieces: list[bytes] = []
     with ThreadPoolExecutor(2, thread_name_prefix="posestore-json") as pool:
         bounds = list(_stretches(data))
-        jobs: list[Future | None] = [
-            pool.submit(_stretch, data, buf, a, b, names) for a, b in bounds
-        ]
+        try:
+            jobs: list[Future | None] = [
+                pool.submit(_stretch, data, buf, a, b, names) for a, b in bounds
+            ]
+        except RuntimeError as e:  # no memory left for a thread's stack
+            raise MemoryError(f"cannot start a thread: {e}") from e
         for done, job in enumerate(list(jobs), 1):
             got = job.result() if job else None
             if got is None:

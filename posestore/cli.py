@@ -56,6 +56,9 @@ def _handled():
     except PoseStoreError as e:
         _line("error", str(e))
         raise SystemExit(1) from None
+    except MemoryError:
+        _line("error", "out of memory; the store is unchanged (free memory or raise the limit)")
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         _line("error", "interrupted; the store is unchanged")
         raise SystemExit(130) from None
@@ -144,7 +147,10 @@ class _StageLog:
                 return
             self.timer = threading.Timer(self.after, self._late, args=(stage,))
             self.timer.daemon = True
-            self.timer.start()
+            try:
+                self.timer.start()
+            except RuntimeError:  # no thread to be had (memory is short): no log line
+                self.timer = None
 
     def _late(self, stage: str) -> None:
         with self.lock:

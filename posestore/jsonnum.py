@@ -168,7 +168,9 @@ def choose_style(
         for c in range(classes):
             if styles[c] is not None:
                 continue
-            tried = [(s, fails[c, s] & present if present is not None else fails[c, s]) for s in STYLES]
+            tried = [
+                (s, fails[c, s] & present if present is not None else fails[c, s]) for s in STYLES
+            ]
             best_style, best_fails = min(tried, key=lambda t: t[1].sum())  # the first of the fewest
             styles[c] = best_style
             failing |= best_fails

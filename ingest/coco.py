@@ -429,8 +429,8 @@ def _section(doc: dict, key: str, file: str) -> list:
     value = doc.get(key, MISSING)
     if isinstance(value, Records):
         if value.not_an_object is not None:
-            i, kind = value.not_an_object
-            raise SourceError(file, f"{key}[{i}]", f"expected an object, got {kind}")
+            at, kind = value.not_an_object
+            raise SourceError(file, f"{key}[{at}]", f"expected an object, got {kind}")
         return value  # type: ignore[return-value]
     if value is MISSING:
         if key == "images":
@@ -739,7 +739,7 @@ def _drop_numbers(arrays: jsonspans.NumericArrays | None, key: str) -> None:
         memory.release()
 
 
-def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides):
+def _cut_column(anns: Records, key: str, depth: int, arrays, over: Overrides):
     """The column of a field whose arrays were all cut out before parsing, as ``(column, records)``.
 
     Where that does not hold (a record's array was left in the document, a
@@ -759,7 +759,7 @@ def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides)
         fits = bool((np.diff(col.offsets) == 4).all())
     if not fits:
         for rank, i in enumerate(idx):
-            anns.set(i, key, arrays.value(key, rank))
+            anns.set(int(i), key, arrays.value(key, rank))
         return None
     ranks = np.cumsum(cut) - 1
     over.resolve(key, mark, lambda i: arrays.value(key, int(ranks[i])))

@@ -26,7 +26,14 @@ import pyarrow as pa
 
 from posestore import jsonnum, poses, schema
 from posestore.errors import SourceError
-from posestore.formats import COCO_RECORD_KEYS, COCO_SECTIONS, SourceWarning
+from posestore.formats import (
+    COCO_IMAGE_INTS,
+    COCO_IMAGE_TEXT,
+    COCO_RECORD_KEYS,
+    COCO_SECTIONS,
+    SourceWarning,
+)
+from posestore.metadata import DatasetMeta, SplitMeta, datasets_table
 
 from . import jsonitems, jsonspans, memory
 from ._records import (
@@ -473,41 +480,28 @@ def read_coco_document(
     )
     frames = _frames(dataset, split, image_ids, instances["image_id"].to_numpy(), labelled)
 
-    split_meta = {
-        "path": path,
-        "top": {k: v for k, v in doc.items() if k not in COCO_SECTIONS},
-        "key_order": {
+    split_meta = SplitMeta(
+        path=path,
+        image_root=image_root or None,
+        top={k: v for k, v in doc.items() if k not in COCO_SECTIONS},
+        key_order={
             "top": list(doc),
             "images": key_order(images_raw),
             "annotations": key_order(anns),
             "categories": key_order(cats),
         },
-        "styles": styles,
-        "category_ids": categories.column("category_id").to_pylist(),
-    }
-    if image_root:
-        split_meta["image_root"] = image_root
-    metadata = {
-        "format": "coco",
-        "flavor": flavor or detect_flavor(doc),
-        "splits": {split: split_meta},
-    }
-    if container:
-        metadata["container"] = container
+        styles=styles,
+        category_ids=categories.column("category_id").to_pylist(),
+    )
+    flavor = flavor or detect_flavor(doc)
+    meta = DatasetMeta("coco", {split: split_meta}, flavor=flavor, container=container or None)
     return {
         "images": images,
         "instances": instances,
         "keypoints": keypoints,
         "frames": frames,
         "categories": categories,
-        "datasets": schema.conform(
-            "datasets",
-            {
-                "dataset": [dataset],
-                "format": ["coco"],
-                "metadata": [orjson.dumps(metadata).decode()],
-            },
-        ),
+        "datasets": datasets_table(dataset, meta),
     }
 
 
@@ -573,9 +567,9 @@ def _images(images: Records, file: str, dataset: str, split: str):
         "split": schema.constant(split, n),
         "image_id": ids,
     }
-    for key in ("file_name", "coco_url", "flickr_url", "date_captured"):
+    for key in COCO_IMAGE_TEXT:
         cols[key] = string_column(values(images, key), key, over)
-    for key in ("width", "height", "license"):
+    for key in COCO_IMAGE_INTS:
         v, ok = int_column(values(images, key), key, over)
         cols[key] = pa.array(v, mask=~ok)
     cols["num_frames"] = np.ones(n, dtype=np.int32)

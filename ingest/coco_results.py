@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from posestore import schema
 from posestore.errors import SourceError
 from posestore.formats import RESULTS_DERIVED_KEY, RESULTS_SOURCE_ID_KEY
+from posestore.metadata import DatasetMeta, datasets_table
 
 from .coco import read_coco_document
 
@@ -117,18 +118,10 @@ def read_coco_results(
             "categories",
             categories.set_column(i, "dataset", pa.array([dataset] * len(categories), pa.string())),
         )  # the ground truth's categories are the predictions'
-        meta = orjson.loads(tables["datasets"]["metadata"][0].as_py())
-        meta["format"] = "coco-results"
-        meta["ground_truth"] = truth.dataset
-        meta["splits"][name].pop("top", None)
-        tables["datasets"] = schema.conform(
-            "datasets",
-            {
-                "dataset": [dataset],
-                "format": ["coco-results"],
-                "metadata": [orjson.dumps(meta).decode()],
-            },
-        )
+        meta = DatasetMeta.from_json(tables["datasets"]["metadata"][0].as_py())
+        meta.format, meta.ground_truth = "coco-results", truth.dataset
+        meta.splits[name].top = None
+        tables["datasets"] = datasets_table(dataset, meta)
         yield tables
 
 

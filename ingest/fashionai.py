@@ -37,6 +37,7 @@ from posestore.formats import (
     FASHIONAI_SUPERCATEGORY,
 )
 from posestore.imagesize import image_size
+from posestore.metadata import CsvLayout, DatasetMeta, SplitMeta, datasets_table
 from posestore.paths import relative_inside
 
 from ._records import first_true
@@ -92,21 +93,16 @@ def read_fashionai(
         if progress:
             progress(f"reading {f.name}", done, total)
         name = split if (split and len(files) == 1) else _split_name(f)
-        tables = read_fashionai_csv(
-            f.read_bytes(), str(f), dataset, name, f.relative_to(root).as_posix(), f.parent
+        yield read_fashionai_csv(
+            f.read_bytes(),
+            str(f),
+            dataset,
+            name,
+            f.relative_to(root).as_posix(),
+            f.parent,
+            image_root=f.parent.relative_to(root).as_posix(),
         )
-        yield _with_image_root(tables, name, f.parent.relative_to(root).as_posix())
         done += f.stat().st_size
-
-
-def _with_image_root(tables: schema.Tables, split: str, image_root: str) -> schema.Tables:
-    """Record where ``file_name`` values are relative to (the CSV's folder), for image export."""
-    meta = orjson.loads(tables["datasets"]["metadata"][0].as_py())
-    meta["splits"][split]["image_root"] = image_root
-    datasets = tables["datasets"]
-    i = datasets.schema.get_field_index("metadata")
-    tables["datasets"] = datasets.set_column(i, "metadata", pa.array([orjson.dumps(meta).decode()]))
-    return tables
 
 
 def _split_name(path: Path) -> str:
@@ -115,15 +111,22 @@ def _split_name(path: Path) -> str:
 
 
 def read_fashionai_csv(
-    data: bytes, file: str, dataset: str, split: str, path: str, folder: Path | None = None
+    data: bytes,
+    file: str,
+    dataset: str,
+    split: str,
+    path: str,
+    folder: Path | None = None,
+    image_root: str | None = None,
 ) -> schema.Tables:
     """Flatten one FashionAI CSV (its bytes) into the store's tables.
 
     ``folder`` is where the CSV lies: when the images are beside it, their width
-    and height are read from the file headers.
+    and height are read from the file headers. ``image_root``: where ``file_name`` values
+    are relative to, from the source root (the CSV's folder), for image export.
     """
     layout, rows = _parse(data, file)
-    header = layout["header"]
+    header = layout.header
     names = header or _positional_names(rows)
     if [n.strip().lower() for n in names[:2]] != list(FASHIONAI_ID_COLUMNS):
         raise SourceError(
@@ -219,24 +222,20 @@ def read_fashionai_csv(
             "num_instances": labelled.astype(np.int32),
         },
     )
-    split_meta = {"path": path, "kind": kind, **layout}
-    if header is None:
-        split_meta["columns"] = width
-    metadata = {"format": "fashionai", "splits": {split: split_meta}}
+    split_meta = SplitMeta(
+        path=path,
+        image_root=image_root,
+        kind=kind,
+        csv=layout,
+        columns=width if header is None else None,
+    )
     return {
         "images": images,
         "instances": instances,
         "keypoints": keypoints,
         "frames": frames,
         "categories": fashionai_categories(dataset),
-        "datasets": schema.conform(
-            "datasets",
-            {
-                "dataset": [dataset],
-                "format": ["fashionai"],
-                "metadata": [orjson.dumps(metadata).decode()],
-            },
-        ),
+        "datasets": datasets_table(dataset, DatasetMeta("fashionai", {split: split_meta})),
     }
 
 
@@ -246,7 +245,7 @@ def _positional_names(rows: list[list[str]]) -> list[str]:
     return list(FASHIONAI_ID_COLUMNS) if test else [*FASHIONAI_ID_COLUMNS, *FASHIONAI_JOINTS]
 
 
-def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
+def _parse(data: bytes, file: str) -> tuple[CsvLayout, list[list[str]]]:
     """The rows of the CSV and the layout the writer needs to give the same bytes back."""
     bom = data.startswith(_BOM)
     try:
@@ -265,13 +264,7 @@ def _parse(data: bytes, file: str) -> tuple[dict, list[list[str]]]:
     header = None
     if rows and rows[0] and rows[0][0].strip().lower() == "image_id":
         header = rows.pop(0)
-    layout = {
-        "header": header,
-        "newline": newline,
-        "final_newline": text.endswith(newline),
-        "trailing_blank_lines": trailing,
-        "bom": bom,
-    }
+    layout = CsvLayout(header, newline, text.endswith(newline), trailing, bom)
     return layout, rows
 
 

@@ -17,15 +17,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError
-from posestore.formats import PYSKL_SKELETON_CATEGORY, SourceWarning
+from posestore.formats import KPFILE_DTYPE_KEY, PYSKL_SKELETON_CATEGORY, SourceWarning
+from posestore.metadata import DatasetMeta, PysklArrays, datasets_table
 from posestore.paths import relative_inside
 
 from .pyskl import _categories, _Splits, padding_visibility
+
+_DIRECT = "__direct__"
+"""A worker's mark on a kpfile that is one clip's entry itself (``kpfile_layout: direct``)."""
 
 
 def _kpfile_of(a: dict) -> str | None:
@@ -228,27 +231,20 @@ class _KineticsClips:
     def _kpfile_metadata(self, extras: dict[int, dict]) -> pa.Table:
         """What the kpfiles say beyond the joints: their dtype and layout, and any other keys."""
         first = next(iter(extras.values()))
-        meta: dict = {
-            "arrays": {"kpfile_keypoint": first["__dtype__"]},
-            "kpfile_layout": "direct" if first.get("__direct__") else "by_frame_dir",
-        }
         odd = {}
         for i, extra in extras.items():
-            rest = {k: v for k, v in extra.items() if k not in ("__dtype__", "__direct__")}
-            if extra["__dtype__"] != first["__dtype__"]:
-                rest["__dtype__"] = extra["__dtype__"]
+            rest = {k: v for k, v in extra.items() if k not in (KPFILE_DTYPE_KEY, _DIRECT)}
+            if extra[KPFILE_DTYPE_KEY] != first[KPFILE_DTYPE_KEY]:
+                rest[KPFILE_DTYPE_KEY] = extra[KPFILE_DTYPE_KEY]
             if rest:
                 odd[str(int(self.image_ids[i]))] = rest
-        if odd:
-            meta["kpfile_extra"] = odd
-        return schema.conform(
-            "datasets",
-            {
-                "dataset": [self.dataset],
-                "format": ["pyskl"],
-                "metadata": [orjson.dumps(meta).decode()],
-            },
+        meta = DatasetMeta(
+            "pyskl",
+            arrays=PysklArrays(kpfile_keypoint=first[KPFILE_DTYPE_KEY]),
+            kpfile_layout="direct" if first.get(_DIRECT) else "by_frame_dir",
+            kpfile_extra=odd or None,
         )
+        return datasets_table(self.dataset, meta)
 
     def _total(self, i: int) -> int:
         t = self.anns[i].get("total_frames")
@@ -301,8 +297,8 @@ def _read_kpfile(task) -> tuple[str, list[int], dict]:
                 f"keypoint has shape {kp.shape}, expected ({boxes}, V, 3) from the clip's frame_inds",
             )
         extra = {k: pyjson.encode(v) for k, v in entry.items() if k != "keypoint"}
-        extra["__dtype__"] = kp.dtype.str
+        extra[KPFILE_DTYPE_KEY] = kp.dtype.str
         if direct:
-            extra["__direct__"] = True
+            extra[_DIRECT] = True
         out[i] = (kp.astype(np.float32), extra)
     return rel, [c[0] for c in clips], out

@@ -29,10 +29,20 @@ import pyarrow as pa
 
 from posestore import jsonnum, poses, pyjson, safe_pickle, schema
 from posestore.errors import SourceError, ValueNotKept
-from posestore.formats import PYSKL_SKELETON_CATEGORY, SKELETON_LAYOUTS, SourceWarning
+from posestore.formats import (
+    KINETICS_ARRAYS,
+    PYSKL_DTYPES_KEY,
+    PYSKL_MISSING_KEY,
+    PYSKL_SHAPE_KEY,
+    PYSKL_SKELETON_ARRAYS,
+    PYSKL_SKELETON_CATEGORY,
+    SKELETON_LAYOUTS,
+    SourceWarning,
+)
+from posestore.metadata import DatasetMeta, PysklArrays, SplitMeta, datasets_table
 
-NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score"})
-KINETICS = frozenset({"frame_inds", "box_score"})
+NAMED = frozenset({"frame_dir", "label", "img_shape", "total_frames", *PYSKL_SKELETON_ARRAYS})
+KINETICS = frozenset(KINETICS_ARRAYS)
 ROWS_PER_BATCH = 2_000_000
 """Joint rows flattened at once: with two batches being written, bounds ingest memory."""
 NO_SPLIT = "all"
@@ -98,22 +108,21 @@ def read_pyskl(
     labels, label_over = _labels(anns)
     image_ids = np.arange(1, n + 1, dtype=np.int64)
 
-    metadata = {
-        "format": "pyskl",
-        "layout": layout,
-        "variant": "kinetics"
-        if kinetics
-        else ("3d" if arrays.get("channels") == 3 and "keypoint_score" not in arrays else "2d"),
-        "arrays": arrays,
-        "key_order": list(anns[0]) if anns else [],
-        "splits": {s: {"path": source.name} for s in dict.fromkeys(per_clip.tolist())}
-        or {split or NO_SPLIT: {"path": source.name}},
-    }
+    three_d = arrays.channels == 3 and arrays.keypoint_score is None
+    meta = DatasetMeta(
+        "pyskl",
+        {s: SplitMeta(path=source.name) for s in dict.fromkeys(per_clip.tolist())}
+        or {split or NO_SPLIT: SplitMeta(path=source.name)},
+        layout=layout,
+        variant="kinetics" if kinetics else ("3d" if three_d else "2d"),
+        arrays=arrays,
+        key_order=list(anns[0]) if anns else [],
+    )
     if layout == "dict":
-        metadata["top"] = {k: _kept(v, file, str(k)) for k, v in top.items() if k != "annotations"}
+        meta.top = {k: _kept(v, file, str(k)) for k, v in top.items() if k != "annotations"}
     elif layout == "single":
-        metadata["top"] = {}
-    v = arrays.get("joints")
+        meta.top = {}
+    v = arrays.joints
     try:
         images = _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kinetics)
     except ValueNotKept as e:
@@ -121,14 +130,7 @@ def read_pyskl(
     first: schema.Tables = {
         "images": images,
         "categories": _categories(dataset, v, labels, anns),
-        "datasets": schema.conform(
-            "datasets",
-            {
-                "dataset": [dataset],
-                "format": ["pyskl"],
-                "metadata": [orjson.dumps(metadata).decode()],
-            },
-        ),
+        "datasets": datasets_table(dataset, meta),
     }
     members = _list_members(top if layout == "dict" else None, anns, image_ids, splits)
     if members is not None:
@@ -226,18 +228,18 @@ def _list_members(
     )
 
 
-def _array_dtypes(anns: list[dict], kinetics: bool) -> dict:
+def _array_dtypes(anns: list[dict], kinetics: bool) -> PysklArrays:
     """The dataset's array dtypes and joint layout, from its first clip that has them."""
-    out: dict = {}
-    keys = ("frame_inds", "box_score") if kinetics else ("keypoint", "keypoint_score")
+    out = PysklArrays()
+    keys = KINETICS_ARRAYS if kinetics else PYSKL_SKELETON_ARRAYS
     for a in anns:
         for k in keys:
-            if k not in out and isinstance(a.get(k), np.ndarray):
-                out[k] = a[k].dtype.str
+            if getattr(out, k) is None and isinstance(a.get(k), np.ndarray):
+                setattr(out, k, a[k].dtype.str)
         kp = a.get("keypoint")
-        if "joints" not in out and isinstance(kp, np.ndarray) and kp.ndim == 4:
-            out["joints"], out["channels"] = int(kp.shape[2]), int(kp.shape[3])
-        if all(k in out for k in keys) and ("joints" in out or kinetics):
+        if out.joints is None and isinstance(kp, np.ndarray) and kp.ndim == 4:
+            out.joints, out.channels = int(kp.shape[2]), int(kp.shape[3])
+        if all(getattr(out, k) is not None for k in keys) and (out.joints is not None or kinetics):
             break
     return out
 
@@ -338,7 +340,7 @@ def _images(anns, dataset, splits, image_ids, labels, label_over, arrays, kineti
 
 
 def _clip_extra(
-    a: dict, label_kept: bool, label: object, good_shape: bool, arrays: dict, skip: frozenset
+    a: dict, label_kept: bool, label: object, good_shape: bool, arrays: PysklArrays, skip: frozenset
 ) -> dict:
     """A clip's fields and values the columns do not hold, as ``pyjson`` values."""
     extra = {k: pyjson.encode(v) for k, v in a.items() if k not in skip}
@@ -352,18 +354,18 @@ def _clip_extra(
         extra["total_frames"] = pyjson.encode(a["total_frames"])
     missing = [k for k in ("label", "img_shape", "total_frames") if k not in a]
     if missing:
-        extra["__missing__"] = missing
+        extra[PYSKL_MISSING_KEY] = missing
     kp = a.get("keypoint")
     if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[0] == 0:
-        extra["__shape__"] = list(kp.shape)  # no person: the shape says T, V and C
-    for k in ("keypoint", "keypoint_score", *sorted(skip - NAMED)):  # Kinetics adds its arrays
+        extra[PYSKL_SHAPE_KEY] = list(kp.shape)  # no person: the shape says T, V and C
+    for k in (*PYSKL_SKELETON_ARRAYS, *sorted(skip - NAMED)):  # Kinetics adds its arrays
         value = a.get(k)
         if (
             isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize > 4
         ) and not np.array_equal(value.astype(np.float32), value, equal_nan=True):
             extra[k] = pyjson.encode(value)  # float32 columns cannot hold it: keep it whole
-        if isinstance(value, np.ndarray) and value.dtype.str != arrays.get(k):
-            extra.setdefault("__dtypes__", {})[k] = value.dtype.str
+        if isinstance(value, np.ndarray) and value.dtype.str != getattr(arrays, k):
+            extra.setdefault(PYSKL_DTYPES_KEY, {})[k] = value.dtype.str
         elif k in a and not isinstance(value, np.ndarray):
             extra[k] = pyjson.encode(value)
     return extra

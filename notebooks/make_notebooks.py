@@ -2,7 +2,7 @@
 
 The notebooks are kept without outputs; ``tests/test_notebooks.py`` runs each top to bottom.
 Cells use the public API only (``posestore.open``, ``store.ingest``, ``store.sql``,
-``store.scan``, ``store.stats``, ``store.export``) — the same the README shows.
+``store.scan``, ``store.stats``, ``store.export``, ``store.view``) — the same the README shows.
 """
 
 from __future__ import annotations
@@ -126,6 +126,33 @@ ax.set_ylabel("y within the box")
 ax.set_title("COCO: labelled joints and the mean skeleton")
 plt.show()''',
     ),
+    (
+        "md",
+        "## Seeing the poses\n\n`store.view(...)` draws a selection (chosen as `export` chooses: "
+        "`split`, `where`, `query`, `selection`) with every instance's skeleton, box and crowd "
+        "region over its image; images not on disk are drawn on blank canvases of their size. "
+        "A notebook shows it inline; `store.view(..., out)` or `.save(path)` writes the same "
+        "page as one HTML file that opens offline. Hover over a joint for its name, "
+        "coordinates, visibility and score.",
+    ),
+    (
+        "code",
+        """\
+crowded = store.view(
+    "coco",
+    split="val2017",
+    query="SELECT image_id FROM instances WHERE num_keypoints >= 10 GROUP BY image_id HAVING count(*) >= 2",
+    limit=6,
+)
+print(crowded)
+crowded""",
+    ),
+    (
+        "md",
+        "Skeleton clips (PYSKL) are players: play, pause, or drag the slider; each person track "
+        "has its own colour and the caption names the action.",
+    ),
+    ("code", 'store.view("ntu", limit=2)'),
 ]
 
 CROSS = [

@@ -501,6 +501,37 @@ def _written(written: list[Path], out: Path) -> str:
     return f"wrote {len(written):,} files under {out} ({summary})"
 
 
+def cmd_view(args) -> int:
+    store = _open(args)
+    page = store.view(
+        args.dataset, args.out, split=args.split, where=args.where, query=args.query,
+        limit=args.limit, offset=args.offset, image_root=args.image_root,
+    )  # fmt: skip
+    noun = page.kind
+    size = len(page.page) / 2**20
+    shown = (
+        f"{noun} {page.offset + 1:,}–{page.offset + page.shown:,}"
+        if page.offset and page.shown
+        else f"{page.shown:,}"
+    )
+    print(
+        f"wrote {args.out} ({size:.1f} MiB): {shown} of the {page.selected:,} {noun} "
+        f"selected, {page.instances:,} instances, {page.joints:,} joints"
+    )
+    if page.offset + page.shown < page.selected:
+        _line("note", f"the next {noun} are on the next page: --offset {page.offset + page.shown}")
+    missing = sum(page.missing.values())
+    if missing:
+        reasons = ", ".join(f"{why}: {n:,}" for why, n in page.missing.items())
+        _line(
+            "note",
+            f"{missing:,} of {page.shown:,} images have no picture ({reasons}); drawn on blank "
+            "canvases of their size"
+            + ("; pass --image-root DIR" if "no image folder" in page.missing else ""),
+        )
+    return 0
+
+
 # -- the parser ---------------------------------------------------------------------
 
 
@@ -654,6 +685,40 @@ def parser() -> argparse.ArgumentParser:
         choices=("none", "copy", "link"),
         default="none",
         help="copy or symlink the selected images into OUT",
+    )
+    p.add_argument(
+        "--image-root",
+        type=Path,
+        help="the folder the images' file_name values are relative to [default: found at ingest]",
+    )
+    p = command(
+        "view", cmd_view, "draw a selection's poses in one self-contained HTML page",
+        "Write one HTML file that opens offline (no server, nothing loaded from outside it): "
+        "the selected images (all, --split, --where over images, or --query returning image_id, "
+        "as export selects them) in a grid, each instance's skeleton, box and crowd region "
+        "drawn over the image's thumbnail (a blank canvas of its size when the image is not "
+        "found); PYSKL clips as players; a predictions dataset over its ground truth with each "
+        "joint's error class. Hover or click a joint for its name, coordinates, visibility and "
+        "score.",
+        example='posestore view coco crowded.html --split val2017 --query "SELECT image_id FROM '
+        'instances GROUP BY image_id HAVING count(*) >= 3" --image-root coco/val2017',
+    )  # fmt: skip
+    p.add_argument("dataset")
+    p.add_argument("out", type=Path, metavar="OUT.html")
+    p.add_argument("--split", help="only this split, or any split list (e.g. xview_val)")
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--where", help='SQL predicate over images, e.g. "width > 600"')
+    sel.add_argument(
+        "--query", help="SQL returning image_id (or dataset, split, image_id) of the images to draw"
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        help="images (or clips) the page shows [200 images, 24 clips]; the page says how many "
+        "the selection holds",
+    )
+    p.add_argument(
+        "--offset", type=int, default=0, help="skip this many selected images: the next page [0]"
     )
     p.add_argument(
         "--image-root",

@@ -9,23 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from posestore.layout import EVAL_TABLES, SPLIT_TABLES, TABLES, empty_file, has_files, table_glob
+from posestore import snapshot as snapshots
+from posestore.layout import EVAL_TABLES, SPLIT_TABLES, TABLES, empty_file
+
+_HELD: list[snapshots.Snapshot] = []
+"""The versions ``connect`` bound views to, held while the process may read them."""
 
 
 def create_views(
     con,
-    root: Path,
+    snap: snapshots.Snapshot,
     empty_table: Callable | None = None,
     scope: tuple[str, str | None, bool] | None = None,
 ) -> bool:
-    """Create the table views and the convenience views on ``con``.
+    """Create the table views over the version ``snap`` and the convenience views on ``con``.
 
     A table without files needs ``empty_table(con, name)`` to give it a typed empty view;
     without one, nothing is created and False is returned (the caller takes the long way).
     ``scope`` ``(dataset, split, is_partition)`` narrows the split tables to one dataset's
     split partition or split list (``xview_val``), so every view and query sees only it.
     """
-    missing = [t for t in TABLES if not has_files(root, t)]
+    root = snap.root
+    missing = [t for t in TABLES if not snap.has(t)]
     if any(not empty_file(root, t).is_file() for t in missing) and empty_table is None:
         return False
     for table in TABLES:
@@ -38,11 +43,10 @@ def create_views(
             elif empty_table is not None:  # missing without a schema file implies given
                 empty_table(con, table)
         else:
-            pattern = table_glob(root, table).replace("'", "''")
             con.execute(
                 f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-                f"'{pattern}', hive_partitioning = false, union_by_name = true) t"
-                + (_scope_filter(table, scope, root) if scope else "")
+                f"{_file_list(snap.files(table))}, hive_partitioning = false, "
+                "union_by_name = true) t" + (_scope_filter(table, scope, snap) if scope else "")
             )
     from posestore.queries import VIEWS_SQL
 
@@ -50,14 +54,18 @@ def create_views(
     return True
 
 
-def _scope_filter(table: str, scope: tuple[str, str | None, bool], root: Path) -> str:
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+
+
+def _scope_filter(table: str, scope: tuple[str, str | None, bool], snap: snapshots.Snapshot) -> str:
     """The WHERE clause that narrows a table's view to a scope (see ``create_views``).
 
     The eval tables of predictions made on the dataset stay visible in its scope: they
     share its splits and image ids (a subset of the ground truth by the model's errors)."""
     dataset, split, is_partition = _quote(scope[0]), scope[1], scope[2]
-    if table in EVAL_TABLES:
-        catalog = _quote(table_glob(root, "datasets"))
+    if table in EVAL_TABLES and snap.has("datasets"):
+        catalog = _file_list(snap.files("datasets"))
         mine = (
             f"(t.dataset = {dataset} OR t.dataset IN (SELECT dataset FROM read_parquet({catalog}) "
             f"WHERE json_extract_string(metadata, '$.ground_truth') = {dataset}))"
@@ -79,8 +87,13 @@ def _quote(value: str) -> str:
 
 
 def connect(root: Path):
-    """A connection over the store at ``root``, or None when a table has no files yet."""
+    """A connection over the current version of the store at ``root`` (held until the
+    process ends), or None when a table has no files yet."""
     import duckdb
 
+    snap = snapshots.current(Path(root))
+    if snap.seq == 0 and any(Path(root).glob("*/dataset=*")):
+        return None  # written before versions existed: ``posestore.open`` adopts it first
+    _HELD.append(snap)
     con = duckdb.connect()
-    return con if create_views(con, Path(root)) else None
+    return con if create_views(con, snap) else None

@@ -7,28 +7,51 @@ class SourceWarning(UserWarning):
     """Something in a source was repaired or is suspicious, but nothing was lost."""
 
 
-COCO_SECTIONS = frozenset({"images", "annotations", "categories"})
-"""Top-level COCO keys that become tables; every other top-level key is kept verbatim."""
+COCO_SECTIONS = ("images", "annotations", "categories")
+"""Top-level COCO keys that become tables, in the order a document without a recorded key
+order gets them; every other top-level key is kept verbatim."""
+
+COCO_COLUMNS = {
+    "images": {
+        "id": "image_id",
+        "file_name": "file_name",
+        "width": "width",
+        "height": "height",
+        "license": "license",
+        "coco_url": "coco_url",
+        "flickr_url": "flickr_url",
+        "date_captured": "date_captured",
+    },
+    "annotations": {
+        "id": "instance_id",
+        "image_id": "image_id",
+        "category_id": "category_id",
+        "iscrowd": "iscrowd",
+        "num_keypoints": "num_keypoints",
+    },
+    "categories": {
+        "id": "category_id",
+        "name": "name",
+        "supercategory": "supercategory",
+        "keypoints": "keypoints",
+        "skeleton": "skeleton",
+    },
+}
+"""COCO record key → the column holding its value as it is (the reader fills the column, the
+writer names the key again from it), in the order a record without a recorded order gets them."""
+
+COCO_IMAGE_INTS = ("width", "height", "license")
+"""Image keys held as integers; the other image keys but ``id`` are text."""
+COCO_IMAGE_TEXT = tuple(k for k in COCO_COLUMNS["images"] if k not in ("id", *COCO_IMAGE_INTS))
+
+COCO_ANNOTATION_BUILT = ("area", "score", "bbox", "segmentation", "keypoints")
+"""Annotation keys whose value is rebuilt from several columns (``bbox_x``…, the
+segmentation columns, the pose row) in the style the source wrote them."""
 
 COCO_RECORD_KEYS = {
-    "images": frozenset(
-        {"id", "file_name", "width", "height", "license", "coco_url", "flickr_url", "date_captured"}
-    ),
-    "annotations": frozenset(
-        {
-            "id",
-            "image_id",
-            "category_id",
-            "iscrowd",
-            "area",
-            "bbox",
-            "num_keypoints",
-            "keypoints",
-            "score",
-            "segmentation",
-        }
-    ),
-    "categories": frozenset({"id", "name", "supercategory", "keypoints", "skeleton"}),
+    "images": frozenset(COCO_COLUMNS["images"]),
+    "annotations": frozenset(COCO_COLUMNS["annotations"]) | frozenset(COCO_ANNOTATION_BUILT),
+    "categories": frozenset(COCO_COLUMNS["categories"]),
 }
 """COCO record keys that have columns; the rest go to ``attributes``."""
 
@@ -159,6 +182,28 @@ SKELETON_LAYOUTS = {
     18: ("openpose", OPENPOSE18_JOINTS, OPENPOSE18_SKELETON),
 }
 """Joint layouts by joint count (V): name, joint names, 0-based bones. Other counts get no names."""
+
+PYSKL_SKELETON_ARRAYS = ("keypoint", "keypoint_score")
+"""A skeleton clip's arrays: ``keypoint`` [M, T, V, C] and ``keypoint_score`` [M, T, V]."""
+KINETICS_ARRAYS = ("frame_inds", "box_score")
+"""A Kinetics clip's arrays: per detected skeleton, its frame and its box score."""
+PYSKL_DEFAULT_DTYPES = {
+    "keypoint": "<f4",
+    "keypoint_score": "<f4",
+    "frame_inds": "<i2",
+    "box_score": "<f2",
+    "kpfile_keypoint": "<f4",
+}
+"""The dtype (``numpy.dtype.str``) an array is written with where the metadata records none."""
+
+PYSKL_MISSING_KEY = "__missing__"
+"""Kept in a clip's ``attributes``: the named keys (``label``, ``img_shape``…) it lacked."""
+PYSKL_DTYPES_KEY = "__dtypes__"
+"""Kept in a clip's ``attributes``: its arrays' dtypes where they differ from the dataset's."""
+PYSKL_SHAPE_KEY = "__shape__"
+"""Kept in a clip's ``attributes``: the ``keypoint`` shape of a clip without persons."""
+KPFILE_DTYPE_KEY = "__dtype__"
+"""Kept in the metadata's ``kpfile_extra``: a kpfile's keypoint dtype, where it differs."""
 
 PYSKL_SKELETON_CATEGORY = 1
 """category_id of the person skeleton (kind ``object``); action labels are categories of kind

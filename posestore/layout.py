@@ -29,7 +29,14 @@ EVAL_TABLES = ("eval_matches", "eval_joints")
 META_DIR = ".posestore"
 LOCK_FILE = "lock"
 TXN_DIR = "txn"
-JOURNAL = "JOURNAL.json"
+DATA_DIR = "data"
+"""Every version's files, one folder per transaction that wrote them (never changed)."""
+SNAPSHOT_DIR = "snapshots"
+"""One manifest of live files per version (``posestore.snapshot``)."""
+TMP_DIR = "tmp"
+LOCKS_DIR = "locks"
+SYNCED_FILE = "synced"
+"""The version the Hive folders show (behind the current one only after a crash)."""
 PART_FILE = "part-00000.parquet"
 DEFAULT_STORE = "posestore-data"
 
@@ -44,7 +51,9 @@ def no_store(root: Path | str) -> str:
 
 
 def table_glob(root: Path, table: str) -> str:
-    """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
+    """The glob that reads ``table``'s current version with any engine (``read_parquet``,
+    ``scan_parquet``): the Hive folders, which show each commit's files per dataset
+    folder at once (posestore's own readers read a snapshot's file list instead)."""
     depth = "*" if table in CATALOGS else "*/*"
     return str(Path(root) / table / depth / "*.parquet")
 
@@ -53,7 +62,3 @@ def empty_file(root: Path, table: str) -> Path:
     """A Parquet file with the table's columns and no rows, kept in the store's bookkeeping
     folder: views of tables without data read it, without PyArrow."""
     return Path(root) / META_DIR / "schema" / f"{table}.parquet"
-
-
-def has_files(root: Path, table: str) -> bool:
-    return any((Path(root) / table).glob("dataset=*/**/*.parquet"))

@@ -2,7 +2,8 @@
 
 Layout (DESIGN.md): ``<store>/<table>/dataset=<name>/split=<split>/part-*.parquet``,
 catalogs ``<store>/<table>/dataset=<name>/part-*.parquet``. The rooms behind it:
-``posestore.transaction`` (lock, journal, swap, recovery), ``posestore.parquet`` (how
+``posestore.transaction`` (locks, commit, recovery), ``posestore.snapshot`` (the version a
+reader reads), ``posestore.parquet`` (how
 parts are written), ``posestore.queries.subset`` (selections read back as Tables);
 staging a source's bundles into a transaction (split partitions, catalogs, split lists)
 is here.
@@ -11,35 +12,37 @@ is here.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from posestore import joint_meaning, parquet, schema
+from posestore import snapshot as snapshots
 from posestore.errors import SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
-    JOURNAL,
     LOCK_FILE,
     META_DIR,
     PART_FILE,
     TXN_DIR,
     empty_file,
-    has_files,
     no_store,
     table_glob,
 )
+from posestore.metadata import DatasetMeta, bundle_meta
 from posestore.queries import subset
 from posestore.transaction import Transactions, partition_dir
+
+if TYPE_CHECKING:
+    from posestore.queries.view import PoseView
 
 Progress = Callable[[str, int, int], None]
 """``progress(message, done, total)``: called as ingest and export advance."""
@@ -63,7 +66,8 @@ class Ingested:
 def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  # noqa: A001
     """Open the store at ``path`` (default ``$POSESTORE_STORE`` or ``./posestore-data``).
 
-    Finishes or discards any transaction an earlier process left behind.
+    Discards the transactions of writers that died and finishes a commit a crash
+    interrupted; never touches a live writer's transaction.
     """
     root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
@@ -105,11 +109,12 @@ class Store:
         self.root = Path(root)
         self._txns = Transactions(self.root)
         self._con = None
+        self._snap: snapshots.Snapshot | None = None
+        self._previous: snapshots.Snapshot | None = None
         for table in schema.SCHEMAS:
             if not empty_file(self.root, table).is_file():
                 parquet.write_empty(self.root, table)
-        with self._txns.locked():
-            self._txns.recover()
+        self._txns.recover_and_clean()
 
     def __repr__(self) -> str:
         return f"posestore.Store({str(self.root)!r})"
@@ -122,7 +127,44 @@ class Store:
         self._txns.commit(txn, datasets, partial)
         self._refresh()
 
-    # -- transactions -------------------------------------------------------
+    @property
+    def snapshot(self) -> snapshots.Snapshot:
+        """The version this store reads: the current one when a read begins. The version
+        before stays held too, for results still being read; ``close()`` lets both go."""
+        seq = snapshots.latest_seq(self.root)
+        if self._snap is None or self._snap.seq != seq:
+            if self._previous is not None:
+                self._previous.release()
+            self._previous, self._snap = self._snap, snapshots.current(self.root)
+            if self._con is not None:
+                self._bind()
+        return self._snap
+
+    def close(self) -> None:
+        """Let go of the versions this store holds (the store stays usable)."""
+        for snap in (self._snap, self._previous):
+            if snap is not None:
+                snap.release()
+        self._snap = self._previous = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _link_split(self, txn: Path, table: str, dataset: str, split: str) -> None:
+        """Stage one split partition of the current version unchanged (hard links)."""
+        for f in self.snapshot.files(table, dataset, split):
+            target = partition_dir(txn, table, dataset, split) / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, target)
+
+    def _writing(self, datasets: list[str], progress: Progress | None = None):
+        """Hold the datasets' writer locks (another writer of one of them: wait for it)."""
+
+        def waiting(name: str) -> None:
+            if progress:
+                progress(f"waiting for another writer of {name}", -1, -1)
+
+        return self._txns.writing(datasets, waiting)
 
     # -- catalog --------------------------------------------------------------
 
@@ -131,7 +173,7 @@ class Store:
         return self._read("datasets")
 
     def dataset_names(self) -> list[str]:
-        return sorted(p.name.split("=", 1)[1] for p in (self.root / "datasets").glob("dataset=*"))
+        return self.snapshot.datasets()
 
     def _joint_counts(self, dataset: str) -> dict[int, int]:
         """Per category of the dataset, the most joints one of its instances carries."""
@@ -143,14 +185,14 @@ class Store:
         return {int(c): int(n) for c, n in rows}
 
     def dataset_info(self, dataset: str) -> dict:
-        """The dataset's ``datasets`` row as a dict, with ``metadata`` parsed."""
+        """The dataset's ``datasets`` row as a dict, its ``metadata`` a ``DatasetMeta``."""
         check_name(dataset)
-        d = partition_dir(self.root, "datasets", dataset)
-        if not d.exists():
+        files = self.snapshot.files("datasets", dataset)
+        if not files:
             known = ", ".join(self.dataset_names()) or "none"
             raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
-        row = pq.read_table(d / PART_FILE).to_pylist()[0]
-        row["metadata"] = orjson.loads(row["metadata"] or "{}")
+        row = pq.read_table(files[0]).to_pylist()[0]
+        row["metadata"] = DatasetMeta.from_json(row["metadata"])
         return row
 
     def _read(
@@ -162,12 +204,7 @@ class Store:
     ) -> pa.Table:
         """A table (or one dataset's, one split's) as Arrow, in stored order. With ``image_ids``
         each part file is filtered as it is read, so memory follows the selection."""
-        base = (
-            self.root / table
-            if dataset is None
-            else partition_dir(self.root, table, dataset, split)
-        )
-        files = sorted(base.rglob("*.parquet")) if base.exists() else []
+        files = self.snapshot.files(table, dataset, split)
         if not files:
             return schema.empty(table)
         if image_ids is None:
@@ -226,27 +263,28 @@ class Store:
         plans = _chained(plans)
         source = paths[0]  # where the images are found again on export (the first source)
         described = ", ".join(map(str, paths))
-        txn = self._new_txn()
-        done: list[Ingested] = []
-        with self._txns.discard_unless_committed(txn):
-            for plan in plans:
-                start = time.perf_counter()
-                written = self._stage(
-                    txn,
-                    plan.dataset,
-                    plan.format,
-                    described,
-                    plan.read(progress=progress),
-                    progress,
-                    root=str((source if source.is_dir() else source.parent).resolve()),
-                )
-                if plan.dataset in self.dataset_names():
-                    written.replaced = "dataset"
-                    if split is not None:
-                        self._keep_other_splits(txn, written)
-                written.seconds = time.perf_counter() - start
-                done.append(written)
-            self._commit(txn, {w.dataset: list(w.counts) for w in done})
+        with self._writing([plan.dataset for plan in plans], progress):
+            txn = self._new_txn()
+            done: list[Ingested] = []
+            with self._txns.discard_unless_committed(txn):
+                for plan in plans:
+                    start = time.perf_counter()
+                    written = self._stage(
+                        txn,
+                        plan.dataset,
+                        plan.format,
+                        described,
+                        plan.read(progress=progress),
+                        progress,
+                        root=str((source if source.is_dir() else source.parent).resolve()),
+                    )
+                    if plan.dataset in self.dataset_names():
+                        written.replaced = "dataset"
+                        if split is not None:
+                            self._keep_other_splits(txn, written)
+                    written.seconds = time.perf_counter() - start
+                    done.append(written)
+                self._commit(txn, {w.dataset: list(w.counts) for w in done})
         return done
 
     def _keep_other_splits(self, txn: Path, written: Ingested) -> None:
@@ -260,17 +298,13 @@ class Store:
                 f"dataset {dataset!r} is {info['format']}; a {written.format} split cannot join "
                 "it (ingest it as a dataset of its own)"
             )
-        old_splits = list(info["metadata"].get("splits", {}))
-        kept = [s for s in old_splits if s not in written.splits]
+        old_meta: DatasetMeta = info["metadata"]
+        kept = [s for s in old_meta.splits if s not in written.splits]
         if not kept:
             return
         for table in (*schema.SPLIT_TABLES, *schema.EVAL_TABLES):
             for s in kept:
-                live = partition_dir(self.root, table, dataset, s)
-                if live.is_dir():
-                    shutil.copytree(
-                        live, partition_dir(txn, table, dataset, s), copy_function=os.link
-                    )
+                self._link_split(txn, table, dataset, s)
         staged = partition_dir(txn, "categories", dataset) / PART_FILE
         new_categories = pq.read_table(staged) if staged.exists() else schema.empty("categories")
         old_categories = self._read("categories", dataset)
@@ -295,11 +329,9 @@ class Store:
             ("dataset",),
         )
         rows = pq.read_table(partition_dir(txn, "datasets", dataset) / PART_FILE).to_pylist()[0]
-        metadata = orjson.loads(rows["metadata"] or "{}")
-        splits = {s: info["metadata"]["splits"][s] for s in kept}
-        splits.update(metadata.get("splits", {}))
-        metadata = _merge_metadata(metadata, info["metadata"])
-        metadata["splits"] = splits
+        new_meta = DatasetMeta.from_json(rows["metadata"])
+        metadata = new_meta.merged(old_meta)
+        metadata.splits = {**{s: old_meta.splits[s] for s in kept}, **new_meta.splits}
         for table, column in (
             ("images", "num_images"),
             ("instances", "num_instances"),
@@ -313,7 +345,7 @@ class Store:
                 else 0
             )
         rows["num_categories"] = len(merged)
-        rows["metadata"] = orjson.dumps(metadata).decode()
+        rows["metadata"] = metadata.to_json()
         parquet.write_part(
             partition_dir(txn, "datasets", dataset) / PART_FILE,
             schema.conform("datasets", {k: [v] for k, v in rows.items()}),
@@ -358,7 +390,7 @@ class Store:
         """Write each split's tables into the transaction; merge the catalogs; return the counts."""
         counts = {t: 0 for t in schema.SCHEMAS}
         categories: pa.Table | None = None
-        metadata: dict = {}
+        metadata: DatasetMeta | None = None  # the bundles' merged, the first one's values first
         splits: list[str] = []
         members: list[pa.Table] = []  # (split, image_id, stored_in): partitions, then lists
         joint_counts: dict[int, int] = {}  # per category: the joints its instances carry
@@ -378,12 +410,8 @@ class Store:
 
         with parquet.BackgroundWriter() as writer:
             for part in parts:
-                meta = (
-                    orjson.loads(part["datasets"]["metadata"][0].as_py() or "{}")
-                    if "datasets" in part
-                    else {}
-                )
-                for split in meta.get("splits", {}):
+                meta = bundle_meta(part)
+                for split in meta.splits if meta else ():
                     if split in splits:
                         raise SourceError(source, None, f"two files give split {split!r}")
                     check_name(split, "split")
@@ -422,14 +450,17 @@ class Store:
                         ):
                             flush(writer, table, split)
                 if "categories" in part:
-                    files = [m.get("path") for m in meta.get("splits", {}).values()]
+                    files = [m.path for m in meta.splits.values()] if meta else []
                     where = f"{source}: {files[0]}" if files and files[0] else source
                     categories = _merge_categories(categories, part["categories"], where)
-                metadata = _merge_metadata(metadata, meta)
+                if meta is not None:
+                    metadata = meta if metadata is None else metadata.merged(meta)
             for table, split in list(waiting):
                 flush(writer, table, split)
+        if metadata is None:
+            metadata = DatasetMeta(fmt)
         if root:
-            metadata["root"] = root  # where the source's images are found again on export
+            metadata.root = root  # where the source's images are found again on export
         if members:
             table = _split_members(dataset, members)
             counts["split_members"] = len(table)
@@ -451,7 +482,7 @@ class Store:
             "num_keypoints": [counts["keypoints"]],
             "num_frames": [counts["frames"]],
             "num_categories": [counts["categories"]],
-            "metadata": [orjson.dumps(metadata).decode()],
+            "metadata": [metadata.to_json()],
         }
         parquet.write_part(
             partition_dir(txn, "datasets", dataset) / PART_FILE, schema.conform("datasets", row)
@@ -462,37 +493,48 @@ class Store:
 
     def rm(self, dataset: str) -> None:
         """Remove a dataset from every table, atomically."""
-        self.dataset_info(dataset)
-        txn = self._new_txn()
-        with self._txns.discard_unless_committed(txn):
-            self._commit(txn, {dataset: []})
+        with self._writing([dataset]):
+            self.dataset_info(dataset)
+            txn = self._new_txn()
+            with self._txns.discard_unless_committed(txn):
+                self._commit(txn, {dataset: []})
 
     # -- query ----------------------------------------------------------------
 
     @property
     def connection(self):
-        """A DuckDB connection with a view per table (and the convenience views)."""
+        """A DuckDB connection with a view per table (and the convenience views) over the
+        store's current version: a query reads one version whole, whatever commits run."""
         if self._con is None:
             import duckdb
 
             self._con = duckdb.connect()
-            self._refresh()
+            self._bind()
+        self.snapshot  # noqa: B018 - rebinds the views when a commit made a newer version
         return self._con
 
     def _refresh(self) -> None:
-        if self._con is None:
-            return
+        self.snapshot  # noqa: B018 - rebinds the views when a commit made a newer version
+
+    def _bind(self) -> None:
         from posestore.connect import create_views
 
         def empty_table(con, table: str) -> None:
             con.register(f"_empty_{table}", schema.empty(table))
             con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _empty_{table}")
 
-        create_views(self._con, self.root, empty_table, scope=self._scope)
+        create_views(self._con, self.snapshot, empty_table, scope=self._scope)
 
     def table_glob(self, table: str) -> str:
-        """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``)."""
+        """The glob that reads ``table`` with any engine (``read_parquet``, ``scan_parquet``):
+        the Hive folders of the current version (``files`` for one version's exact list)."""
         return table_glob(self.root, table)
+
+    def files(self, table: str) -> list[str]:
+        """The files of ``table`` in the version this store reads: what another engine
+        reads for the isolation posestore's own queries have (a commit running meanwhile
+        changes nothing in them until ``close()``)."""
+        return [str(f) for f in self.snapshot.files(table)]
 
     def sql(self, query: str, params: list | None = None):
         """Run SQL over the store's tables; returns a DuckDB relation (``.pl()``, ``.arrow()``)."""
@@ -504,16 +546,18 @@ class Store:
 
         if table not in schema.SCHEMAS:
             raise StoreError(f"no table {table!r}; tables: {', '.join(schema.SCHEMAS)}")
-        if not has_files(self.root, table):
+        files = self.files(table)
+        if not files:
             return pl.from_arrow(schema.empty(table)).lazy()
-        return pl.scan_parquet(self.table_glob(table), hive_partitioning=False)
+        return pl.scan_parquet(files, hive_partitioning=False)
 
     def scoped(self, dataset: str, split: str | None = None) -> Store:
         """The same store seen through one dataset (and one split partition or split list
         of it): its connection's tables and views hold only those images and what hangs off
         them, and the eval tables of predictions made on it."""
         view = Store.__new__(Store)
-        view.root, view._con = self.root, None
+        view.root, view._con, view._txns = self.root, None, self._txns
+        view._snap = view._previous = None
         view._scope = (dataset, split, split is None or self._check_split(dataset, split))
         return view
 
@@ -559,6 +603,12 @@ class Store:
         """Set (or correct) what a dataset's joints mean, without re-ingesting: every object
         category with joints (or ``category``) takes a registry skeleton by name, or a skeleton
         file of the user's own. Returns the new ``categories`` rows."""
+        with self._writing([dataset]):
+            return self._set_skeleton(dataset, skeleton_name, category)
+
+    def _set_skeleton(
+        self, dataset: str, skeleton_name: str | os.PathLike, category: int | None
+    ) -> pa.Table:
         from posestore import skeleton
 
         info = self.dataset_info(dataset)
@@ -599,6 +649,10 @@ class Store:
         Returns ``{"ground_truth", "predictions", "splits": {split: {"stats", "notes",
         "predictions", "matched"}}}``.
         """
+        with self._writing([predictions]):
+            return self._eval(predictions, ground_truth, split)
+
+    def _eval(self, predictions: str, ground_truth: str | None, split: str | None) -> dict:
         from posestore.queries.evaluate import STAT_NAMES, evaluate_keypoints
 
         info = self.dataset_info(predictions)
@@ -607,13 +661,13 @@ class Store:
                 f"{predictions!r} is a {info['format']} dataset; evaluate predictions ingested "
                 "with --format coco-results --ground-truth DATASET"
             )
-        truth = ground_truth or info["metadata"].get("ground_truth")
+        truth = ground_truth or info["metadata"].ground_truth
         self.dataset_info(truth)
         if split is not None and not self._check_split(predictions, split):
             raise StoreError(
                 f"evaluate a split partition of {predictions!r}, not the list {split!r}"
             )
-        splits = [split] if split else list(info["metadata"].get("splits", {}))
+        splits = [split] if split else list(info["metadata"].splits)
         categories = self._read("categories", truth)
         sigmas = joint_meaning.registry_sigmas(categories)
         flips = joint_meaning.registry_flips(categories)
@@ -650,13 +704,8 @@ class Store:
             if split:  # the other splits' results stay: linked into the transaction as they are
                 for table in schema.EVAL_TABLES:
                     for other in self.split_names(predictions)[0]:
-                        live = partition_dir(self.root, table, predictions, other)
-                        if other != split and live.is_dir():
-                            shutil.copytree(
-                                live,
-                                partition_dir(txn, table, predictions, other),
-                                copy_function=os.link,
-                            )
+                        if other != split:
+                            self._link_split(txn, table, predictions, other)
             self._commit(txn, {predictions: list(schema.EVAL_TABLES)}, partial=True)
         return report
 
@@ -665,12 +714,11 @@ class Store:
     def split_names(self, dataset: str) -> tuple[list[str], list[str]]:
         """The dataset's split partitions, and the other split lists its source names
         (NTU's ``xview_*`` beside its ``xsub_*`` partitions); any of them is a ``--split``."""
-        info = self.dataset_info(dataset)
-        partitions = list(info["metadata"].get("splits", {}))
+        partitions = list(self.dataset_info(dataset)["metadata"].splits)
         lists = []
-        folder = partition_dir(self.root, "split_members", dataset)
-        if folder.exists():
-            names = pq.read_table(folder, columns=["split"])["split"]
+        files = self.snapshot.files("split_members", dataset)
+        if files:
+            names = pa.concat_tables(pq.read_table(f, columns=["split"]) for f in files)["split"]
             lists = [n for n in dict.fromkeys(names.to_pylist()) if n not in partitions]
         return partitions, lists
 
@@ -738,53 +786,70 @@ class Store:
         Returns the files written. OUT is a file when one split is written to a
         single-file format (``out.json``), else a folder laid out as the source was.
         """
-        from posestore.queries.export import write_dataset
+        import warnings
+
+        from posestore.formats import SourceWarning
+        from posestore.queries.export import ExportOptions, write_dataset
 
         info = self.dataset_info(dataset)
+        meta: DatasetMeta = info["metadata"]
+        parts = self._selected_parts(dataset, split, where, query, selection)
+        whole = split is None and not (where or query or selection is not None)
+        exported = sum(len(p["instances"]) for p in parts.values())
+        if not exported and any(len(p["images"]) for p in parts.values()):
+            images_out = sum(len(p["images"]) for p in parts.values())
+            warnings.warn(
+                SourceWarning(f"the export holds {images_out:,} images and no annotations"),
+                stacklevel=2,
+            )
+        unknown = meta.unknown_keys()
+        if unknown:
+            warnings.warn(
+                SourceWarning(
+                    f"the metadata of {dataset!r} holds {len(unknown)} keys this version of "
+                    f"posestore does not know ({', '.join(unknown[:5])}): kept, but no writer "
+                    "reads them, so the export may differ from the source"
+                ),
+                stacklevel=2,
+            )
+        fmt = format or info["format"]
+        image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
+        options = ExportOptions(whole=whole, image_dirs=image_dirs, progress=progress)
+        written = write_dataset(parts, meta, Path(out), fmt, options, skeleton)
+        if images != "none":
+            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
+        return written
+
+    def _selected_parts(
+        self,
+        dataset: str,
+        split: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        selection: object | None = None,
+    ) -> dict[str, schema.Tables]:
+        """Per split partition, the tables of a dataset, a split, or the images a selection
+        picks (``select_images``): a split list reads the partitions that hold its images, in
+        the dataset's split order."""
         partition = split is None or self._check_split(dataset, split)
         selected = None
         if where or query or selection is not None or not partition:
             selected = self.select_images(dataset, split, where, query, selection)
+        order = list(self.dataset_info(dataset)["metadata"].splits)
         if split and partition:
             splits = [split]
         elif selected is not None:  # a split list: the partitions that hold its images
             held = set(selected["split"].to_pylist())
-            splits = [s for s in info["metadata"].get("splits", {}) if s in held]
+            splits = [s for s in order if s in held]
         else:
-            splits = list(info["metadata"].get("splits", {}))
+            splits = order
         parts = {}
         for s in splits:
             ids = None
             if selected is not None:
                 ids = selected.filter(pc.equal(selected["split"], s))["image_id"].combine_chunks()
             parts[s] = self.split_tables(dataset, s, ids)
-        whole = split is None and selected is None
-        exported = sum(len(p["instances"]) for p in parts.values())
-        if not exported and any(len(p["images"]) for p in parts.values()):
-            import warnings
-
-            from posestore.formats import SourceWarning
-
-            images_out = sum(len(p["images"]) for p in parts.values())
-            warnings.warn(
-                SourceWarning(f"the export holds {images_out:,} images and no annotations"),
-                stacklevel=2,
-            )
-        fmt = format or info["format"]
-        image_dirs = {s: self.image_dir(info, s, image_root) for s in parts}
-        written = write_dataset(
-            parts,
-            info,
-            Path(out),
-            fmt,
-            progress=progress,
-            whole=whole,
-            image_dirs=image_dirs,
-            skeleton=skeleton,
-        )
-        if images != "none":
-            self._place_images(parts, info, Path(out), fmt, images, image_dirs)
-        return written
+        return parts
 
     def export_many(
         self,
@@ -800,69 +865,114 @@ class Store:
         """Several datasets exported into one file per split name (COCO) or one YOLO pose
         folder, their poses projected onto ``skeleton``: ids renumbered to be unique, each
         image and annotation keeping ``source_dataset`` and ``source_id`` beside it."""
-        import orjson
-
-        from posestore.queries.export import safe_relative, write_dataset
-        from posestore.queries.export.coco import coco_document
-        from posestore.queries.export.stills import clips_as_stills
+        from posestore.metadata import MERGED
+        from posestore.queries.export import ExportOptions, prepare, write_dataset
         from posestore.queries.merge import merge_tables
-        from posestore.queries.project import project_tables
 
         if format not in ("coco", "yolo-pose"):
             raise StoreError(f"several datasets export as coco or yolo-pose, not {format}")
-        infos = {d: self.dataset_info(d) for d in datasets}
+        metas: dict[str, DatasetMeta] = {d: self.dataset_info(d)["metadata"] for d in datasets}
         names = (
-            [split]
-            if split
-            else list(
-                dict.fromkeys(s for i in infos.values() for s in i["metadata"].get("splits", {}))
-            )
+            [split] if split else list(dict.fromkeys(s for m in metas.values() for s in m.splits))
         )
         merged: dict[str, schema.Tables] = {}
         for s in names:
             parts = []
-            for d, info in infos.items():
+            for d, meta in metas.items():
                 partitions, lists = self.split_names(d)
                 if s not in partitions and s not in lists:
                     continue
-                ids = None
-                if where or query or s not in partitions:
-                    chosen = self.select_images(d, s, where, query)
-                    ids = chosen["image_id"].combine_chunks()
-                held = [s] if s in partitions else sorted(set(chosen["split"].to_pylist()))
-                for p in held:
-                    if ids is not None:  # ids are per partition: this partition's only
-                        ids = chosen.filter(pc.equal(chosen["split"], p))[
-                            "image_id"
-                        ].combine_chunks()
-                    tables = self.split_tables(d, p, ids)
-                    if info["format"] == "pyskl":
-                        tables = clips_as_stills(tables)
-                    if skeleton:
-                        tables = project_tables(tables, skeleton)
-                    parts.append((d, tables))
-            if not parts:
-                continue
-            merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
+                for tables in self._selected_parts(d, s, where, query).values():
+                    parts.append((d, prepare(tables, meta.format, format, skeleton)))
+            if parts:
+                merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
             known = dict.fromkeys(s for d in datasets for part in self.split_names(d) for s in part)
             raise StoreError(
                 f"none of {', '.join(datasets)} has split {split!r} (splits: {', '.join(known)})"
             )
-        out = Path(out)
-        if format == "yolo-pose":
-            info = {"dataset": "+".join(datasets), "format": "merged", "metadata": {}}
-            return write_dataset(merged, info, out, "yolo-pose", progress=progress)
-        written = []
-        single = len(merged) == 1 and out.suffix.lower() == ".json"
-        for s, tables in merged.items():
-            doc = coco_document(tables, None, keep_attributes=True)
-            doc["info"] = {"description": f"merged by posestore from {', '.join(datasets)}"}
-            target = out if single else safe_relative(f"{s}.json", out)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
-            written.append(target)
-        return written
+        options = ExportOptions(merged_from=tuple(datasets), progress=progress)
+        return write_dataset(merged, DatasetMeta(MERGED), Path(out), format, options)
+
+    def view(
+        self,
+        dataset: str,
+        out: str | os.PathLike | None = None,
+        split: str | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        selection: object | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        image_root: str | os.PathLike | None = None,
+    ) -> PoseView:
+        """Draw a selection in one self-contained HTML page (written to ``out`` when given):
+        images as a grid with every instance's skeleton, box and crowd region over its
+        thumbnail, PYSKL clips as players, predictions over their ground truth with each
+        joint's error class. Returns a ``PoseView`` (a notebook shows it inline).
+
+        The images are selected as ``export`` selects them (``split``, ``where``, ``query``,
+        ``selection``), ordered by split then id; the page shows ``limit`` of them (200
+        images or 24 clips unless told) from ``offset`` and says how many the selection
+        holds. ``image_root`` is where the images' ``file_name``s are (default: found at
+        ingest); an image not there is drawn on a blank canvas of its size, and counted.
+        """
+        from posestore.queries.view import DEFAULT_LIMITS, ViewPart, in_page_order, render_view
+
+        info = self.dataset_info(dataset)
+        clips = info["format"] == "pyskl"
+        limit = DEFAULT_LIMITS["clips" if clips else "images"] if limit is None else limit
+        if limit < 1 or offset < 0:
+            raise StoreError(
+                f"--limit must be at least 1 and --offset at least 0, not {limit}, {offset}"
+            )
+        truth_name = info["metadata"].ground_truth if info["format"] == "coco-results" else None
+        truth = self.dataset_info(truth_name) if truth_name else None
+        splits = list(info["metadata"].splits)
+        selected = in_page_order(
+            self.select_images(dataset, split, where, query, selection), splits
+        )
+        shown = selected.slice(offset, limit)
+        parts = []
+        for s in [s for s in splits if s in set(shown["split"].to_pylist())]:
+            rows = shown.filter(pc.equal(shown["split"], s))
+            ids = rows["image_id"].combine_chunks()
+            images = self._read("images", dataset, s, ids)
+            order = schema.positions(images["image_id"].to_numpy(), ids.to_numpy())
+            part = ViewPart(
+                s,
+                images.take(pa.array(order)),
+                self._read("instances", truth_name or dataset, s, ids),
+                self._read("keypoints", truth_name or dataset, s, ids),
+                self.image_dir(truth or info, s, image_root),
+            )
+            if truth_name:
+                part.predictions = self._read("instances", dataset, s, ids)
+                part.predicted = self._read("keypoints", dataset, s, ids)
+                part.errors = self._read("eval_joints", dataset, s, ids)
+            parts.append(part)
+        roots = {str(p.image_dir) for p in parts if p.image_dir is not None}
+        about = {
+            "dataset": dataset,
+            "format": info["format"],
+            "split": split,
+            "splits": len({p.split for p in parts}),
+            "selection": f"where {where}" if where else f"query {query}" if query else
+            "a selection frame" if selection is not None else None,
+            "selected": len(selected),
+            "shown": len(shown),
+            "offset": offset,
+            "limit": limit,
+            "image_root": ", ".join(sorted(roots)) or None,
+            "ground_truth": truth_name,
+            "evaluated": bool(truth_name) and self.sql(
+                "SELECT count(*) > 0 FROM eval_matches WHERE dataset = ?", params=[dataset]
+            ).fetchall()[0][0],
+        }  # fmt: skip
+        page = render_view(parts, self._read("categories", truth_name or dataset), about, clips)
+        if out is not None:
+            page.save(out)
+        return page
 
     @staticmethod
     def image_dir(
@@ -872,10 +982,10 @@ class Store:
         the source's own image folder when the ingest found one."""
         if image_root is not None:
             return Path(image_root)
-        meta = info["metadata"]
-        rel = meta.get("splits", {}).get(split, {}).get("image_root")
-        root = meta.get("root")
-        return Path(root) / rel if root and rel else None
+        meta: DatasetMeta = info["metadata"]
+        split_meta = meta.splits.get(split)
+        rel = split_meta.image_root if split_meta else None
+        return Path(meta.root) / rel if meta.root and rel else None
 
     def _place_images(self, parts, info, out: Path, fmt: str, mode: str, image_dirs) -> None:
         import warnings
@@ -1060,14 +1170,3 @@ def _merge_categories(have: pa.Table | None, new: pa.Table, source: str) -> pa.T
                 "ingest the files as separate datasets",
             )
     return pa.concat_tables([have, new.take(keep)]) if keep else have
-
-
-def _merge_metadata(have: dict, new: dict) -> dict:
-    """Later parts add to the metadata: dicts merge key by key, the first value of a key stays."""
-    merged = dict(have)
-    for key, value in new.items():
-        if key in merged and isinstance(merged[key], dict) and isinstance(value, dict):
-            merged[key] = _merge_metadata(merged[key], value)
-        else:
-            merged.setdefault(key, value)
-    return merged

@@ -1,10 +1,26 @@
-"""The store's transactions: every new file is written in ``.posestore/txn/<id>/`` (laid
-out like the store), then a journal is written and the transaction's partition folders
-are swapped in by renames under the store's lock; a crash in the middle is finished by the
-next recovery, and a transaction without a journal is thrown away."""
+"""The store's commit protocol: a manifest of live files per version (``posestore.snapshot``).
+
+A writer stages its files in ``.posestore/txn/<id>/`` (laid out like the store) while it
+holds ``.posestore/txn/<id>.lock``: nothing else touches a transaction whose lock is held,
+and recovery removes only those whose writer died. A writer also holds the lock of every
+dataset it replaces (``writing``), so two writers of one dataset take turns and neither
+loses the other's work; writers of different datasets run at once.
+
+The commit, under the store's lock: the transaction folder is renamed into
+``.posestore/data/<id>/`` (files are never changed after that), then the next snapshot is
+written, listing the staged files in place of the dataset's old ones and every other
+dataset's as they were. Writing the snapshot (a rename) is the commit point: a crash before
+leaves the old version, after it the new one. Then the Hive folders that engines other
+than posestore read (``<table>/dataset=<name>/…``) are made to match, a dataset's folder
+of a table at a time by an atomic exchange of two folders of hard links, and the versions
+no reader holds are removed. A crash in those last steps is finished by the next writer
+or ``open()``.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import shutil
@@ -16,8 +32,19 @@ from pathlib import Path
 
 import orjson
 
-from posestore import schema
-from posestore.layout import JOURNAL, LOCK_FILE, META_DIR, TXN_DIR
+from posestore import snapshot
+from posestore.errors import StoreError
+from posestore.layout import (
+    CATALOGS,
+    DATA_DIR,
+    LOCK_FILE,
+    LOCKS_DIR,
+    META_DIR,
+    SYNCED_FILE,
+    TABLES,
+    TMP_DIR,
+    TXN_DIR,
+)
 from posestore.parquet import fsync
 
 
@@ -32,72 +59,312 @@ class Transactions:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / META_DIR / TXN_DIR).mkdir(parents=True, exist_ok=True)
+        self.meta = root / META_DIR
+        for sub in (TXN_DIR, DATA_DIR, snapshot.SNAPSHOT_DIR, TMP_DIR, LOCKS_DIR):
+            (self.meta / sub).mkdir(parents=True, exist_ok=True)
+        self._held: dict[Path, int] = {}  # transaction folder → its lock's descriptor
+        self._trash: list[Path] = []  # moved aside under the lock, deleted after it
+
+    # -- locks ------------------------------------------------------------------
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        with (self.root / META_DIR / LOCK_FILE).open("a") as fh:
+        """The store's lock: one commit (or recovery) at a time."""
+        with (self.meta / LOCK_FILE).open("a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def recover(self) -> None:
-        for txn in sorted((self.root / META_DIR / TXN_DIR).iterdir()):
-            journal = txn / JOURNAL
-            if journal.exists():
-                self.apply(txn, orjson.loads(journal.read_bytes()))
-            shutil.rmtree(txn, ignore_errors=True)
+    @contextmanager
+    def writing(self, datasets: list[str], waiting=None) -> Iterator[None]:
+        """Hold the lock of each dataset (sorted, so two writers never wait on each other);
+        ``waiting(name)`` is called before waiting for another writer of ``name``."""
+        fds = []
+        try:
+            for name in sorted(set(datasets)):
+                fd = os.open(self.meta / LOCKS_DIR / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fds.append(fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if waiting is not None:
+                        waiting(name)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            for fd in fds:
+                os.close(fd)
 
-    def apply(self, txn: Path, journal: dict) -> None:
-        """Swap the transaction's partitions in; idempotent, so recovery can run it again.
-
-        A dataset's tables the transaction does not write are removed, except for the
-        datasets listed under ``partial`` (eval tables, a corrected skeleton), whose other
-        tables stay as they are."""
-        trash = txn / "trash"
-        partial = set(journal.get("partial", ()))
-        for dataset, tables in journal["datasets"].items():
-            for table in schema.SCHEMAS:
-                live = partition_dir(self.root, table, dataset)
-                staged = partition_dir(txn, table, dataset)
-                if staged.exists():
-                    if live.exists():
-                        rename(live, partition_dir(trash, table, dataset))
-                    rename(staged, live)
-                elif table not in tables and dataset not in partial and live.exists():
-                    rename(live, partition_dir(trash, table, dataset))
-
-    def commit(self, txn: Path, datasets: dict[str, list[str]], partial: bool = False) -> None:
-        """Make the transaction live: each dataset's staged tables replace its tables (all of
-        them; with ``partial`` only the staged ones)."""
-        journal = txn / JOURNAL
-        tmp = txn / (JOURNAL + ".tmp")
-        entry = {"datasets": datasets, "partial": list(datasets) if partial else []}
-        tmp.write_bytes(orjson.dumps(entry))
-        fsync(tmp)
-        with self.locked():
-            os.replace(tmp, journal)
-            fsync(txn)  # the journal's rename reaches the disk
-            self.apply(txn, entry)
-        shutil.rmtree(txn, ignore_errors=True)
+    # -- a transaction's life -------------------------------------------------
 
     def new(self) -> Path:
-        txn = self.root / META_DIR / TXN_DIR / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
-        txn.mkdir(parents=True)
+        """A new transaction folder, held by this process until committed or discarded."""
+        while True:
+            name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+            lock = self.meta / TXN_DIR / f"{name}.lock"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink:  # not taken for a dead writer's by a recovery
+                break
+            os.close(fd)
+        txn = self.meta / TXN_DIR / name
+        txn.mkdir()
+        self._held[txn] = fd
         return txn
+
+    def discard(self, txn: Path) -> None:
+        shutil.rmtree(txn, ignore_errors=True)
+        self._let_go(txn)
+
+    def _let_go(self, txn: Path) -> None:
+        fd = self._held.pop(txn, None)
+        if fd is not None:
+            (txn.parent / f"{txn.name}.lock").unlink(missing_ok=True)
+            os.close(fd)
 
     @contextmanager
     def discard_unless_committed(self, txn: Path) -> Iterator[None]:
-        """On failure, drop a transaction that has no journal; one with a journal is finished
-        by the next recovery, as after a crash."""
+        """On failure, drop the transaction (a committed one is gone from ``txn/`` already)."""
         try:
             yield
         except BaseException:
-            if not (txn / JOURNAL).exists():
-                shutil.rmtree(txn, ignore_errors=True)
+            self.discard(txn)
             raise
+
+    def commit(self, txn: Path, datasets: dict[str, list[str]], partial: bool = False) -> None:
+        """Make the transaction live: each dataset's staged tables replace its tables (all of
+        them: a table the dataset has no longer is dropped, unless it is named in the
+        dataset's list; with ``partial`` only the staged ones are replaced)."""
+        with self.locked():
+            base = snapshot.read(self.root, snapshot.latest_seq(self.root))
+            data = self.meta / DATA_DIR / txn.name
+            os.replace(txn, data)
+            tables = apply(base.tables, self.root, txn.name, datasets, partial)
+            seq = self._write_snapshot(base.seq + 1, tables)
+            self._let_go(txn)
+            self._sync_or_warn(seq, tables, datasets)
+            self.vacuum()
+        self._empty_trash()
+
+    def _write_snapshot(self, seq: int, tables: dict) -> int:
+        path = snapshot.snapshot_path(self.root, seq)
+        tmp = self.meta / TMP_DIR / f"{path.name}.{uuid.uuid4().hex[:8]}"
+        tmp.write_bytes(orjson.dumps({"seq": seq, "tables": tables}))
+        fsync(tmp)
+        os.replace(tmp, path)  # the commit point
+        fsync(path.parent)
+        return seq
+
+    # -- the Hive folders other engines read -------------------------------------
+
+    def sync(self, tables: dict, datasets: dict | list | None = None) -> None:
+        """Make ``<table>/dataset=<name>/`` hold the snapshot's files (hard links), for the
+        named datasets or all: each folder is exchanged whole, so a reader listing it sees
+        the old files or the new ones."""
+        names = set(datasets) if datasets is not None else None
+        for table in TABLES:
+            entries = tables.get(table, {})
+            live_names = {
+                p.name.split("=", 1)[1]
+                for p in (self.root / table).glob("dataset=*")
+                if names is None or p.name.split("=", 1)[1] in names
+            }
+            wanted = set(entries) if names is None else names & set(entries)
+            for name in sorted(live_names | wanted):
+                self._sync_one(table, name, entries.get(name))
+
+    def _sync_one(self, table: str, name: str, entry: dict | None) -> None:
+        live = partition_dir(self.root, table, name)
+        if entry is None or not entry["files"]:
+            if live.exists():
+                self._throw_away(live)
+            return
+        source = snapshot.data_folder(self.root, entry["dir"], table, name)
+        if live.is_dir() and _same_files(live, source, entry["files"]):
+            return
+        staged = self.meta / TMP_DIR / uuid.uuid4().hex
+        for f in entry["files"]:
+            (staged / f).parent.mkdir(parents=True, exist_ok=True)
+            os.link(source / f, staged / f)
+        if live.exists():
+            exchange(staged, live)
+            self._trash.append(staged)  # now the old files
+        else:
+            live.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, live)
+
+    def _sync_or_warn(self, seq: int, tables: dict, datasets: dict | None = None) -> None:
+        """``sync``; past the commit point a failure is a warning, not an error: posestore's
+        readers already read the new version, and the next ``open`` tries again."""
+        try:
+            self.sync(tables, datasets)
+        except (OSError, StoreError) as e:
+            import warnings
+
+            warnings.warn(
+                f"version {seq} is committed, but the Hive folders other engines read still "
+                f"show an older one ({e}); the next posestore command brings them up to date",
+                stacklevel=3,
+            )
+            return
+        self._mark_synced(seq)
+
+    def _mark_synced(self, seq: int) -> None:
+        tmp = self.meta / TMP_DIR / f"{SYNCED_FILE}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(str(seq))
+        os.replace(tmp, self.meta / SYNCED_FILE)
+
+    def _synced(self) -> int:
+        try:
+            return int((self.meta / SYNCED_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return -1
+
+    # -- cleaning up ----------------------------------------------------------------
+
+    def vacuum(self) -> None:
+        """Remove the snapshots no reader holds (never the current one), then the data
+        folders no remaining snapshot lists, and leftovers of interrupted swaps."""
+        seqs = snapshot.sequences(self.root)
+        for seq in seqs[:-1]:
+            path = snapshot.snapshot_path(self.root, seq)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            path.unlink()
+            os.close(fd)
+        used: set[str] = set()
+        for seq in snapshot.sequences(self.root):
+            for entries in snapshot.read(self.root, seq).tables.values():
+                used.update(e["dir"] for e in entries.values())
+        for folder in (self.meta / DATA_DIR).iterdir():
+            if folder.name not in used:
+                self._throw_away(folder)
+        for leftover in (self.meta / TMP_DIR).iterdir():
+            if leftover not in self._trash:
+                self._throw_away(leftover)
+
+    def _throw_away(self, path: Path) -> None:
+        """Move ``path`` aside (one rename, under the lock); ``_empty_trash`` deletes it."""
+        if path.parent != self.meta / TMP_DIR:
+            aside = self.meta / TMP_DIR / f"trash-{uuid.uuid4().hex}"
+            os.replace(path, aside)
+            path = aside
+        self._trash.append(path)
+
+    def _empty_trash(self) -> None:
+        """Delete what the last commit moved aside, after the store's lock is released (file
+        systems take milliseconds per folder removed; other writers need not wait)."""
+        trash, self._trash = self._trash, []
+        for path in trash:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def recover(self) -> None:
+        """Under the store's lock: drop the transactions of writers that died (never a live
+        one), adopt a store written before snapshots existed, finish an interrupted sync of
+        the Hive folders, and vacuum."""
+        txn_root = self.meta / TXN_DIR
+        for lock in sorted(txn_root.glob("*.lock")):
+            try:
+                fd = os.open(lock, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # its writer is alive
+            shutil.rmtree(txn_root / lock.stem, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+        for folder in txn_root.iterdir():  # a writer always locks before it makes the folder
+            if folder.is_dir() and not (txn_root / f"{folder.name}.lock").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+        seq = snapshot.latest_seq(self.root)
+        if seq == 0 and any(any((self.root / t).glob("dataset=*")) for t in TABLES):
+            seq = self._adopt()
+        if self._synced() != seq:
+            self._sync_or_warn(seq, snapshot.read(self.root, seq).tables)
+        self.vacuum()
+
+    def recover_and_clean(self) -> None:
+        """``recover`` under the store's lock, then delete what it threw away."""
+        with self.locked():
+            self.recover()
+        self._empty_trash()
+
+    def _adopt(self) -> int:
+        """A store from before snapshots: its Hive folders become version 1 (hard links)."""
+        name = f"{time.time_ns()}-adopted"
+        tables: dict[str, dict] = {}
+        for table in TABLES:
+            for live in sorted((self.root / table).glob("dataset=*")):
+                dataset = live.name.split("=", 1)[1]
+                files = sorted(
+                    str(f.relative_to(live))
+                    for f in live.rglob("*.parquet")
+                    if (table in CATALOGS) == (f.parent == live)
+                )
+                target = snapshot.data_folder(self.root, name, table, dataset)
+                for f in files:
+                    (target / f).parent.mkdir(parents=True, exist_ok=True)
+                    os.link(live / f, target / f)
+                tables.setdefault(table, {})[dataset] = {"dir": name, "files": files}
+        return self._write_snapshot(1, tables)
+
+
+def apply(
+    tables: dict, root: Path, txn: str, datasets: dict[str, list[str]], partial: bool
+) -> dict:
+    """The next version's tables: ``tables`` with the transaction ``txn``'s staged files in
+    place of its datasets' (see ``Transactions.commit``)."""
+    out = {table: dict(entries) for table, entries in tables.items()}
+    for dataset, keep in datasets.items():
+        for table in TABLES:
+            folder = snapshot.data_folder(root, txn, table, dataset)
+            files = sorted(str(f.relative_to(folder)) for f in folder.rglob("*.parquet"))
+            entries = out.setdefault(table, {})
+            if files:
+                entries[dataset] = {"dir": txn, "files": files}
+            elif not partial and table not in keep:
+                entries.pop(dataset, None)
+    return {table: entries for table, entries in out.items() if entries}
+
+
+def _same_files(live: Path, source: Path, files: list[str]) -> bool:
+    have = sorted(str(f.relative_to(live)) for f in live.rglob("*") if not f.is_dir())
+    if have != sorted(files):
+        return False
+    return all(os.stat(live / f).st_ino == os.stat(source / f).st_ino for f in files)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``); where the file
+    system cannot, two renames (a reader may then find ``b`` missing for a moment)."""
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise StoreError(f"cannot swap {b} in: {os.strerror(err)}")
+    aside = a.with_name(a.name + ".old")
+    os.replace(b, aside)
+    os.replace(a, b)
+    os.replace(aside, a)
 
 
 def rename(src: Path, dst: Path) -> None:

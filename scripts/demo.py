@@ -1,8 +1,9 @@
-"""The demo `make demo` runs: synthetic sources of every format → one store → SQL → a subset export.
+"""The demo `make demo` runs: synthetic sources of every format → one store → SQL → a subset
+export → predictions evaluated → pages drawing the poses.
 
     python scripts/demo.py --out demo
 
-Everything it makes lands under OUT (sources/, store/, export/); run it again to rebuild.
+Everything it makes lands under OUT (sources/, store/, export/, view/); run it again to rebuild.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from posestore.queries.subset import arrow_table
 from rich.console import Console
 from rich.table import Table
 
 import posestore
 from posestore import synthetic
-from posestore.store import arrow_table
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -186,6 +187,23 @@ def main() -> None:
     n = len(json.loads(swapped[0].read_bytes())["images"])
     console.print(f"  the {n} images where the model swapped left and right: {swapped[0]}")
 
+    console.rule("[bold]6. see the poses: one offline HTML page per selection")
+    pages = {
+        "crowded_val2017.html": store.view("coco", split="val2017", query=CROWDED),
+        "ntu_labels_1_2.html": store.view("ntu", where="label IN (1, 2)"),
+        "model_swaps.html": store.view(
+            "model", query="SELECT image_id FROM eval_joints WHERE error = 'inversion'"
+        ),
+    }
+    for name, page in pages.items():
+        written = page.save(args.out / "view" / name)
+        missing = sum(page.missing.values())
+        console.print(
+            f"  {written}: {page.shown} of {page.selected} {page.kind}, {page.instances} "
+            f"instances, {page.joints} joints"
+            + (f" ({missing} images not on disk: blank canvases of their size)" if missing else "")
+        )
+
     console.rule("[bold]try it yourself")
     console.print(f"  export POSESTORE_STORE={store.root}")
     console.print("  .venv/bin/posestore ls")
@@ -195,6 +213,7 @@ def main() -> None:
     console.print(
         '  .venv/bin/posestore export coco even.json --split val2017 --where "image_id % 2 = 0"'
     )
+    console.print('  .venv/bin/posestore view coco wide.html --where "width > 600"')
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ def real_params(sub: str, pattern: str):
     if files:
         return [pytest.param(f, id=f.name) for f in files]
     return [pytest.param(None, id=f"{sub}-missing")]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file of the store (but the lock) with its hash."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "lock"
+    }
 
 
 @dataclass

@@ -83,3 +83,13 @@ def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
     assert "| 1. COCO ingest, peak memory ÷ file size | the JSON file |" in text
     if (REAL / "pyskl").is_dir():  # the store's size on real PYSKL files, beside the generated one
         assert "| PYSKL, real: wlasl_test_combined.pkl |" in text
+
+
+def test_view_benchmark_runs(tmp_path):
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "view.py"), "--images", "30", "--out", str(tmp_path),
+         "--no-browser"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "blank canvases" in r.stdout and "thumbnails" in r.stdout and "MiB" in r.stdout

@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_bad_input import snapshot
+from conftest import snapshot
 
 from posestore import safe_pickle, synthetic
 from posestore.errors import UnsafePickle

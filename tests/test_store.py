@@ -20,7 +20,7 @@ from conftest import real_dir
 from posestore.queries import subset
 
 import posestore
-from posestore import parquet, schema, synthetic, transaction
+from posestore import parquet, schema, synthetic
 from posestore import store as store_module
 
 
@@ -248,36 +248,6 @@ def test_ingest_killed_midway_leaves_the_previous_version_whole(store, tmp_path)
     )
 
 
-def test_crash_in_the_middle_of_the_swap_is_finished_on_next_open(store, tmp_path, monkeypatch):
-    store.ingest(
-        synthetic.write_json(synthetic.coco_keypoints(10, seed=1), tmp_path / "old.json"),
-        dataset="d",
-    )
-    new = synthetic.write_json(synthetic.coco_keypoints(25, seed=2), tmp_path / "new.json")
-    real_rename = transaction.rename
-    calls = {"n": 0}
-
-    class Crash(BaseException):
-        pass
-
-    def crashing_rename(src, dst):
-        calls["n"] += 1
-        if calls["n"] == 5:  # some tables swapped, others not
-            raise Crash
-        real_rename(src, dst)
-
-    monkeypatch.setattr(transaction, "rename", crashing_rename)
-    with pytest.raises(Crash):
-        store.ingest(new, dataset="d")
-    monkeypatch.setattr(transaction, "rename", real_rename)
-    reopened = posestore.open(store.root)
-    n_images = reopened.sql("SELECT count(*) FROM images WHERE dataset='d'").fetchall()[0][0]
-    n_frames = reopened.sql("SELECT count(*) FROM frames WHERE dataset='d'").fetchall()[0][0]
-    assert n_images == n_frames == 25
-    assert reopened.dataset_info("d")["num_images"] == 25
-    assert list((store.root / store_module.META_DIR / store_module.TXN_DIR).iterdir()) == []
-
-
 def test_default_store_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("POSESTORE_STORE", str(tmp_path / "envstore"))
     s = posestore.open()
@@ -366,10 +336,17 @@ def test_conform_keeps_coded_partition_columns_and_casts_the_rest():
     assert plain["split"].type == pa.string()
 
 
-@pytest.mark.real
-def test_a_selection_reads_the_same_rows_as_the_whole_split(store):
-    store.ingest(real_dir("pyskl") / "lzx_ntu60_hrnet.pkl", dataset="lzx")
-    for split in store.dataset_info("lzx")["metadata"]["splits"]:
+@pytest.mark.parametrize("kind", [pytest.param("real", marks=pytest.mark.real), "synthetic"])
+def test_a_selection_reads_the_same_rows_as_the_whole_split(kind, store, tmp_path):
+    if kind == "real":
+        source = real_dir("pyskl") / "lzx_ntu60_hrnet.pkl"
+    else:
+        clips = synthetic.pyskl_clips(30, padding=0.1)
+        names = [c["frame_dir"] for c in clips]
+        splits = {"xsub_train": names[:20], "xsub_val": names[20:]}
+        source = synthetic.pyskl_pickle(tmp_path / "ntu.pkl", clips, splits)
+    store.ingest(source, dataset="lzx")
+    for split in store.dataset_info("lzx")["metadata"].splits:
         images = store._read("images", "lzx", split)
         ids = images["image_id"].filter(pc.equal(pc.bit_wise_and(images["image_id"], 1), 1))
         assert 0 < len(ids) < len(images)

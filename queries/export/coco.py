@@ -9,7 +9,9 @@ the only Python loops are over records, to assemble the dicts around them.
 
 from __future__ import annotations
 
-from pathlib import Path
+import warnings
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import orjson
@@ -18,29 +20,75 @@ import pyarrow.compute as pc
 
 from posestore import jsonnum, poses, schema
 from posestore.errors import StoreError
+from posestore.formats import COCO_COLUMNS, COCO_SECTIONS, SourceWarning
+from posestore.metadata import DatasetMeta, SplitMeta
 
-_IMAGE_COLUMNS = {
-    "id": "image_id",
-    "file_name": "file_name",
-    "width": "width",
-    "height": "height",
-    "license": "license",
-    "coco_url": "coco_url",
-    "flickr_url": "flickr_url",
-    "date_captured": "date_captured",
-}
-_CATEGORY_COLUMNS = {
-    "id": "category_id",
-    "name": "name",
-    "supercategory": "supercategory",
-    "keypoints": "keypoints",
-    "skeleton": "skeleton",
-}
-_TOP_SECTIONS = ("images", "annotations", "categories")
+from .writer import ExportOptions, SplitTables, safe_relative, single_file, write_relative
+
+
+def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptions) -> list[Path]:
+    """Each split as a COCO JSON document: at ``out`` when it names a ``.json`` (one split),
+    into the ``.zip`` it names, else under the folder ``out`` at the source's own paths (a
+    source of another format: ``<split>.json``). Returns the files written."""
+    native = meta.format == "coco"
+    if not native:
+        _warn_unsized(parts)
+    merged = bool(options.merged_from)
+    description = (
+        f"merged by posestore from {', '.join(options.merged_from)}"
+        if merged
+        else "exported by posestore"
+    )
+
+    def document(split: str, tables: schema.Tables) -> bytes:
+        split_meta = meta.splits.get(split) if native else None
+        doc = coco_document(tables, split_meta, keep_attributes=merged, description=description)
+        return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    if single_file(parts, out, ".json"):
+        ((split, tables),) = parts.items()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(document(split, tables))
+        return [out]
+    documents = {}
+    for split, tables in parts.items():
+        if options.progress:
+            options.progress(f"writing {split}", -1, -1)
+        split_meta = meta.splits.get(split) if native else None
+        rel = (split_meta.path if split_meta else None) or f"{split}.json"
+        documents[rel] = document(split, tables)
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for rel, data in documents.items():
+                safe_relative(rel, out.parent)
+                zf.writestr(str(PurePosixPath(rel)), data)
+        return [out]
+    return [write_relative(rel, data, out) for rel, data in documents.items()]
+
+
+def _warn_unsized(parts: SplitTables) -> None:
+    """COCO images carry a width and height; say how many the source did not give."""
+    unsized = sum(
+        pc.sum(pc.or_(pc.is_null(t["images"]["width"]), pc.is_null(t["images"]["height"]))).as_py()
+        or 0
+        for t in parts.values()
+    )
+    if unsized:
+        warnings.warn(
+            SourceWarning(
+                f"{unsized:,} images are written without width and height: the source does "
+                "not give them (ingest with the images beside the source to read their sizes)"
+            ),
+            stacklevel=4,
+        )
 
 
 def coco_document(
-    tables: schema.Tables, split_meta: dict | None = None, keep_attributes: bool = False
+    tables: schema.Tables,
+    split_meta: SplitMeta | None = None,
+    keep_attributes: bool = False,
+    description: str = "exported by posestore",
 ) -> dict:
     """The COCO document for one split's tables, for ``orjson.dumps`` with
     ``OPT_SERIALIZE_NUMPY`` (its keypoint and polygon lists are NumPy views or
@@ -48,27 +96,30 @@ def coco_document(
 
     ``split_meta`` is the split's entry of the dataset metadata (``top``,
     ``key_order``, ``styles``, ``category_ids``); without it, a plain COCO
-    document is written (canonical numbers, no extra top-level keys).
+    document is written (canonical numbers, no extra top-level keys, ``description``
+    in its ``info``), the records' own ``attributes`` kept only with ``keep_attributes``.
     """
-    meta = split_meta or {}
+    meta = split_meta if split_meta is not None else SplitMeta()
     if split_meta is None:
         tables = _as_coco(tables, keep_attributes)
-    order = meta.get("key_order", {})
-    styles = meta.get("styles", {})
-    images = _records(tables["images"], _IMAGE_COLUMNS, order.get("images", []))
+    order = meta.key_order or {}
+    styles = meta.styles or {}
+    images = _records(tables["images"], COCO_COLUMNS["images"], order.get("images", []))
     annotations = _annotations(tables, order.get("annotations", []), styles)
     categories_table = tables["categories"]
-    if "category_ids" in meta:
-        wanted = pa.array(meta["category_ids"], pa.int64())
+    if meta.category_ids is not None:
+        wanted = pa.array(meta.category_ids, pa.int64())
         categories_table = categories_table.filter(
             pc.is_in(categories_table["category_id"], wanted)
         )
-    categories = _records(categories_table, _CATEGORY_COLUMNS, order.get("categories", []))
+    categories = _records(categories_table, COCO_COLUMNS["categories"], order.get("categories", []))
     sections = {"images": images, "annotations": annotations, "categories": categories}
 
     doc: dict = {}
-    top = meta.get("top", {"info": {"description": "exported by posestore"}, "licenses": []})
-    top_order = order.get("top") or [*top, *_TOP_SECTIONS]
+    top = (
+        meta.top if meta.top is not None else {"info": {"description": description}, "licenses": []}
+    )
+    top_order = order.get("top") or [*top, *COCO_SECTIONS]
     for key in top_order:
         if key in sections:
             doc[key] = sections[key]
@@ -137,17 +188,9 @@ def _fill(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return table.set_column(i, name, column)
 
 
-def coco_json(tables: schema.Tables, split_meta: dict | None = None) -> bytes:
+def coco_json(tables: schema.Tables, split_meta: SplitMeta | None = None) -> bytes:
     """One split's tables as COCO JSON text."""
     return orjson.dumps(coco_document(tables, split_meta), option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def write_coco(tables: schema.Tables, out: str | Path, split_meta: dict | None = None) -> Path:
-    """Write one split's tables as a COCO JSON file; returns the path written."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(coco_json(tables, split_meta))
-    return out
 
 
 def _ordered_names(mapping: dict, order: list[str]) -> list[str]:
@@ -213,14 +256,7 @@ def _annotations(tables: schema.Tables, order: list[str], styles: dict) -> list[
             inst, poses.joint_rows(tables["keypoints"]), styles.get("annotations.keypoints")
         ),
     }
-    mapping = {
-        "id": "instance_id",
-        "image_id": "image_id",
-        "category_id": "category_id",
-        "iscrowd": "iscrowd",
-        "num_keypoints": "num_keypoints",
-    }
-    return _records(inst, mapping, order, extra=columns)
+    return _records(inst, COCO_COLUMNS["annotations"], order, extra=columns)
 
 
 def _bbox(inst: pa.Table, style: str | None) -> list:

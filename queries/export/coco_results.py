@@ -11,18 +11,29 @@ from pathlib import Path
 
 import orjson
 
-from posestore import schema
 from posestore.formats import RESULTS_DERIVED_KEY as DERIVED_KEY
 from posestore.formats import RESULTS_SOURCE_ID_KEY as SOURCE_ID_KEY
+from posestore.metadata import DatasetMeta, SplitMeta
 
 from .coco import coco_document
+from .writer import ExportOptions, SplitTables
 
 
-def coco_results_records(parts: dict[str, schema.Tables], meta: dict) -> list[dict]:
+def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptions) -> list[Path]:
+    """Write the predictions as one COCO results JSON at ``out``; returns ``[out]``."""
+    data = orjson.dumps(coco_results_records(parts, meta), option=orjson.OPT_SERIALIZE_NUMPY)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return [out]
+
+
+def coco_results_records(parts: SplitTables, meta: DatasetMeta) -> list[dict]:
     """The predictions of every split, in the source's order, as the file had them."""
     records = []
     for split, tables in parts.items():
-        annotations = coco_document(tables, meta.get("splits", {}).get(split, {}))["annotations"]
+        # the split's metadata even where none is recorded: the records are written as they are
+        split_meta = meta.splits.get(split, SplitMeta())
+        annotations = coco_document(tables, split_meta)["annotations"]
         records.extend(annotations)
     records.sort(key=lambda r: r["id"])
     for r in records:
@@ -32,11 +43,3 @@ def coco_results_records(parts: dict[str, schema.Tables], meta: dict) -> list[di
         if SOURCE_ID_KEY in r:
             r["image_id"] = r.pop(SOURCE_ID_KEY)
     return records
-
-
-def write_coco_results(parts: dict[str, schema.Tables], meta: dict, out: Path) -> list[Path]:
-    """Write the predictions as one COCO results JSON at ``out``; returns ``[out]``."""
-    data = orjson.dumps(coco_results_records(parts, meta), option=orjson.OPT_SERIALIZE_NUMPY)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    return [out]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -23,17 +24,41 @@ from posestore.formats import (
     FASHIONAI_ID_COLUMNS,
     FASHIONAI_JOINTS,
 )
+from posestore.metadata import CsvLayout, DatasetMeta, SplitMeta
+
+from .writer import ExportOptions, SplitTables, single_file, write_relative
 
 _BOM = "\ufeff"
 
 
-def fashionai_csv(tables: schema.Tables, split_meta: dict | None = None) -> bytes:
+def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptions) -> list[Path]:
+    """Each split as a FashionAI CSV: at ``out`` when it names a ``.csv`` (one split), else
+    under the folder ``out`` at the source's own paths. Returns the files written."""
+    if meta.format != "fashionai":
+        raise StoreError(f"a {meta.format} dataset cannot be written as FashionAI CSV")
+    single = single_file(parts, out, ".csv")
+    written = []
+    for split, tables in parts.items():
+        if options.progress:
+            options.progress(f"writing {split}", -1, -1)
+        split_meta = meta.splits.get(split)
+        data = fashionai_csv(tables, split_meta)
+        if single:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+            return [out]
+        rel = (split_meta.path if split_meta else None) or f"{split}.csv"
+        written.append(write_relative(rel, data, out))
+    return written
+
+
+def fashionai_csv(tables: schema.Tables, split_meta: SplitMeta | None = None) -> bytes:
     """The CSV bytes of one split's tables (a whole split, or a selection of its rows)."""
-    meta = split_meta or {}
+    meta = split_meta if split_meta is not None else SplitMeta()
     images = tables["images"].sort_by("image_id")
     n = len(images)
     names = _category_per_image(images, tables["instances"], tables["categories"])
-    kind = meta.get("kind") or ("train" if len(tables["keypoints"]) else "test")
+    kind = meta.kind or ("train" if len(tables["keypoints"]) else "test")
     columns: list[list[str]] = [images["file_name"].to_pylist(), names]
     if kind == "train":
         cells = _joint_cells(
@@ -43,20 +68,20 @@ def fashionai_csv(tables: schema.Tables, split_meta: dict | None = None) -> byte
     rows = [list(r) for r in zip(*columns)] if n else []
     _apply_overrides(rows, images["attributes"], kind)
 
-    header = meta.get(
-        "header", [*FASHIONAI_ID_COLUMNS, *(FASHIONAI_JOINTS if kind == "train" else ())]
+    layout = meta.csv or CsvLayout(
+        [*FASHIONAI_ID_COLUMNS, *(FASHIONAI_JOINTS if kind == "train" else ())]
     )
-    newline = meta.get("newline", "\n")
+    newline = layout.newline
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator=newline)
-    if header is not None:
-        writer.writerow(header)
+    if layout.header is not None:
+        writer.writerow(layout.header)
     writer.writerows(rows)
     text = buf.getvalue()
-    if not meta.get("final_newline", True) and text.endswith(newline):
+    if not layout.final_newline and text.endswith(newline):
         text = text[: -len(newline)]
-    text += newline * meta.get("trailing_blank_lines", 0)
-    if meta.get("bom"):
+    text += newline * layout.trailing_blank_lines
+    if layout.bom:
         text = _BOM + text
     return text.encode("utf-8")
 

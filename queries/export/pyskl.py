@@ -14,15 +14,38 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posestore import jsonnum, poses, pyjson, schema
+from posestore import jsonnum, poses, pyjson
 from posestore.errors import StoreError
+from posestore.formats import KPFILE_DTYPE_KEY, PYSKL_DTYPES_KEY, PYSKL_MISSING_KEY, PYSKL_SHAPE_KEY
+from posestore.metadata import DatasetMeta, PysklArrays
+
+from .writer import ExportOptions, SplitTables, safe_relative, write_relative
 
 PROTOCOL = 4
 """Pickle protocol written: readable by every Python PYSKL runs on."""
 
 
+def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptions) -> list[Path]:
+    """The annotation pickle at ``out`` (or, for a folder, at the source's file name in it) and
+    the Kinetics kpfiles beside it under their relative paths. Returns the files written."""
+    if meta.format != "pyskl":
+        raise StoreError(f"a {meta.format} dataset cannot be written as a PYSKL pickle")
+    if out.suffix.lower() not in (".pkl", ".pickle"):
+        first_split = next(iter(meta.splits.values()), None)
+        out = safe_relative((first_split.path if first_split else None) or "annotations.pkl", out)
+    if options.progress:
+        options.progress(f"writing {out.name}", -1, -1)
+    obj, kpfiles = pyskl_objects(parts, meta, options.whole)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pickle.dumps(obj, protocol=PROTOCOL))
+    written = [out]
+    for rel, content in kpfiles.items():
+        written.append(write_relative(rel, pickle.dumps(content, protocol=PROTOCOL), out.parent))
+    return written
+
+
 def pyskl_objects(
-    parts: dict[str, schema.Tables], meta: dict, whole: bool = True
+    parts: SplitTables, meta: DatasetMeta, whole: bool = True
 ) -> tuple[object, dict[str, dict]]:
     """The annotation object (as the source laid it out) and the kpfiles, by relative path.
 
@@ -32,22 +55,22 @@ def pyskl_objects(
     images = pa.concat_tables([p["images"] for p in parts.values()]).sort_by("image_id")
     instances = pa.concat_tables([p["instances"] for p in parts.values()]).sort_by("instance_id")
     keypoints = pa.concat_tables([p["keypoints"] for p in parts.values()])
-    arrays = meta.get("arrays", {})
-    clips = _clip_dicts(images, meta)
+    arrays = meta.arrays or PysklArrays()
+    clips = _clip_dicts(images)
     kpfiles: dict[str, dict] = {}
-    if meta.get("variant") == "kinetics":
+    if meta.variant == "kinetics":
         kpfiles = _kinetics(clips, images, instances, keypoints, meta)
     else:
         _skeleton_arrays(clips, images, instances, keypoints, arrays)
-    anns = [_ordered(c.values, meta.get("key_order", [])) for c in clips]
-    layout = meta.get("layout", "list")
+    anns = [_ordered(c.values, meta.key_order or []) for c in clips]
+    layout = meta.layout or "list"
     if layout == "single":
         if len(anns) != 1:
             raise StoreError(f"the source was one clip; the selection has {len(anns)}")
         return anns[0], kpfiles
     if layout == "list":
         return anns, kpfiles
-    top = {k: pyjson.decode(v) for k, v in meta.get("top", {}).items()}
+    top = {k: pyjson.decode(v) for k, v in (meta.top or {}).items()}
     if "split" in top and isinstance(top["split"], dict) and not whole:
         chosen = {c.values.get("frame_dir") for c in clips}
         top["split"] = {k: [fd for fd in v if fd in chosen] for k, v in top["split"].items()}
@@ -60,24 +83,6 @@ def pyskl_objects(
     return out, kpfiles
 
 
-def write_pyskl(
-    parts: dict[str, schema.Tables], meta: dict, out: Path, whole: bool = True
-) -> list[Path]:
-    """Write the annotation pickle to ``out`` and kpfiles beside it under their relative paths."""
-    from . import safe_relative
-
-    obj, kpfiles = pyskl_objects(parts, meta, whole)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(pickle.dumps(obj, protocol=PROTOCOL))
-    written = [out]
-    for rel, content in kpfiles.items():
-        target = safe_relative(rel, out.parent)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(pickle.dumps(content, protocol=PROTOCOL))
-        written.append(target)
-    return written
-
-
 class _Clip:
     """One clip being rebuilt: its values and what its attributes said."""
 
@@ -86,11 +91,11 @@ class _Clip:
     def __init__(self, values: dict, extra: dict) -> None:
         self.values = values
         self.extra = extra
-        self.missing = set(extra.pop("__missing__", []))
-        self.dtypes = extra.pop("__dtypes__", {})
+        self.missing = set(extra.pop(PYSKL_MISSING_KEY, []))
+        self.dtypes = extra.pop(PYSKL_DTYPES_KEY, {})
 
 
-def _clip_dicts(images: pa.Table, meta: dict) -> list[_Clip]:
+def _clip_dicts(images: pa.Table) -> list[_Clip]:
     cols = {
         c: images[c].to_pylist()
         for c in ("file_name", "label", "width", "height", "num_frames", "attributes")
@@ -142,22 +147,22 @@ def _joint_columns(
     return values, np.repeat(pos, lengths)
 
 
-def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
+def _skeleton_arrays(clips, images, instances, keypoints, arrays: PysklArrays) -> None:
     """``keypoint`` [M, T, V, C] and ``keypoint_score`` [M, T, V] of every clip, in the source dtypes."""
     image_ids = images["image_id"].to_numpy()
     inst_image = instances["image_id"].to_numpy()
     inst_joints = instances["num_joints"].to_numpy(zero_copy_only=False)
     channels = 3 if keypoints["z"].null_count < len(keypoints) else 2
     axes = ("x", "y", "z")[:channels]
-    has_score = "keypoint_score" in arrays
+    has_score = arrays.keypoint_score is not None
     flat, row_inst = _joint_columns(
         keypoints, instances, (*axes, *(("score",) if has_score else ()))
     )
     per_inst = np.bincount(row_inst, minlength=len(instances))
     coords = np.stack([flat[a] for a in axes], axis=1)
     scores = flat["score"] if has_score else None
-    kp_dtype = np.dtype(arrays.get("keypoint", "<f4"))
-    sc_dtype = np.dtype(arrays.get("keypoint_score", "<f4"))
+    kp_dtype = arrays.dtype("keypoint")
+    sc_dtype = arrays.dtype("keypoint_score")
     coords_cast = coords.astype(kp_dtype)
     scores_cast = scores.astype(sc_dtype) if scores is not None else None
     inst_start = jsonnum.run_offsets(per_inst)[:-1]
@@ -166,7 +171,7 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
     last_inst = np.searchsorted(clip_pos, np.arange(len(images)), side="right")
     for k, clip in enumerate(clips):
         a, b = first_inst[k], last_inst[k]
-        shape = clip.extra.get("__shape__")
+        shape = clip.extra.get(PYSKL_SHAPE_KEY)
         if a == b and shape is None:
             continue
         if a == b:
@@ -199,9 +204,9 @@ def _skeleton_arrays(clips, images, instances, keypoints, arrays: dict) -> None:
             clip.values["keypoint_score"] = sblock.reshape(m, t, v)
 
 
-def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict]:
+def _kinetics(clips, images, instances, keypoints, meta: DatasetMeta) -> dict[str, dict]:
     """``frame_inds`` and ``box_score`` per clip, and the kpfiles under their ``raw_file`` paths."""
-    arrays = meta.get("arrays", {})
+    arrays = meta.arrays or PysklArrays()
     image_ids = images["image_id"].to_numpy()
     inst_image = instances["image_id"].to_numpy()
     frame = instances["frame"].to_numpy(zero_copy_only=False)
@@ -214,14 +219,14 @@ def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict
     per_inst = np.bincount(row_inst, minlength=len(instances))
     xys = np.stack([flat[a] for a in ("x", "y", "score")], axis=1)
     inst_start = jsonnum.run_offsets(per_inst)[:-1]
-    kp_dtype = np.dtype(arrays.get("kpfile_keypoint", "<f4"))
-    extras = meta.get("kpfile_extra", {})
-    direct = meta.get("kpfile_layout") == "direct"
+    kp_dtype = arrays.dtype("kpfile_keypoint")
+    extras = meta.kpfile_extra or {}
+    direct = meta.kpfile_layout == "direct"
     kpfiles: dict[str, dict] = {}
     for k, clip in enumerate(clips):
         a, b = first[k], last[k]
-        fi_dtype = np.dtype(clip.dtypes.get("frame_inds", arrays.get("frame_inds", "<i2")))
-        bs_dtype = np.dtype(clip.dtypes.get("box_score", arrays.get("box_score", "<f2")))
+        fi_dtype = np.dtype(clip.dtypes.get("frame_inds") or arrays.dtype("frame_inds"))
+        bs_dtype = np.dtype(clip.dtypes.get("box_score") or arrays.dtype("box_score"))
         clip.values["frame_inds"] = frame[a:b].astype(fi_dtype)
         clip.values["box_score"] = score[a:b].astype(bs_dtype)
         if a == b or np.isnan(joints[a].astype(np.float64)):
@@ -236,7 +241,7 @@ def _kinetics(clips, images, instances, keypoints, meta: dict) -> dict[str, dict
             for key, val in extras.get(str(int(image_ids[k])), {}).items()
             if not key.startswith("__")
         }
-        dtype = np.dtype(extras.get(str(int(image_ids[k])), {}).get("__dtype__", kp_dtype))
+        dtype = np.dtype(extras.get(str(int(image_ids[k])), {}).get(KPFILE_DTYPE_KEY, kp_dtype))
         entry = {"keypoint": xys[start:stop].astype(dtype).reshape(b - a, v, 3), **extra}
         if direct:
             kpfiles[rel] = entry

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,118 @@ import pyarrow.compute as pc
 
 from posestore import poses, schema
 from posestore.errors import StoreError
+from posestore.formats import SourceWarning
+from posestore.imagesize import image_size
+from posestore.metadata import DatasetMeta
+from posestore.paths import relative_inside
+
+from .writer import ExportOptions, SplitTables, safe_relative
 
 DECIMALS = 6
+
+
+def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptions) -> list[Path]:
+    """``labels/<split>/…txt`` for every image and ``data.yaml`` under the folder ``out``, for
+    a dataset of any format (image sizes missing from the tables are read from the image files
+    in ``options.image_dirs``). Returns the files written, ``data.yaml`` first."""
+    progress, image_dirs = options.progress, options.image_dirs
+    if out.suffix:
+        raise StoreError(
+            f"YOLO pose is a folder (labels/, images/, data.yaml); {out} looks like a file"
+        )
+    tables0 = next(iter(parts.values()))
+    cat_ids, names, joint_names, where = yolo_classes(
+        tables0["categories"], [p["instances"] for p in parts.values()]
+    )
+    widest = max((pc.max(p["instances"]["num_joints"]).as_py() or 0) for p in parts.values())
+    joints = max(widest, len(joint_names))
+    if not joints:
+        raise StoreError("nothing to export as YOLO pose: no instance carries keypoints")
+    flip = yolo_flip(tables0["categories"], cat_ids, joint_names, where, joints)
+    class_of = {c: i for i, c in enumerate(cat_ids)}
+    written = []
+    total = sum(len(t["images"]) for t in parts.values())
+    done = 0
+    for split, tables in parts.items():
+        if progress:
+            progress(f"labels for {split}", done, total)
+        tables = _with_sizes(tables, split, image_dirs.get(split))
+        labels = label_lines(tables, class_of, joints, where)
+        order = np.argsort(labels.image_id, kind="stable")
+        line_image = labels.image_id[order]
+        lines = [labels.lines[k] for k in order]
+        files = tables["images"]["file_name"].to_pylist()
+        ids = tables["images"]["image_id"].to_numpy()
+        starts = np.searchsorted(line_image, ids, side="left")
+        stops = np.searchsorted(line_image, ids, side="right")
+        # images that share a file name share its label file: their lines go together
+        # (one written after the other would overwrite it)
+        by_target: dict[Path, list[str]] = {}
+        for name, a, b in zip(files, starts, stops):
+            target = safe_relative(label_path(split, name), out)
+            by_target.setdefault(target, []).extend(lines[a:b])
+        shared = len(files) - len(by_target)
+        for k, (target, label) in enumerate(by_target.items(), 1):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(line + "\n" for line in label))
+            written.append(target)
+            if progress and k % 2000 == 0:
+                progress(f"labels for {split}", done + k, total)
+        done += len(files)
+        if progress:
+            progress(f"labels for {split}", done, total)
+        if shared:
+            warnings.warn(
+                SourceWarning(
+                    f"split {split}: {shared} images share a file name with another image; "
+                    "their labels are written together in one label file"
+                ),
+                stacklevel=2,
+            )
+        if said := labels.left_out():
+            warnings.warn(SourceWarning(f"split {split}: {said}"), stacklevel=2)
+    if len(parts) == 1:
+        warnings.warn(
+            SourceWarning(
+                f"one split ({next(iter(parts))}): data.yaml's train and val both name it, so a "
+                "model would validate on its training data; export the other splits too"
+            ),
+            stacklevel=2,
+        )
+    yaml = out / "data.yaml"
+    yaml.write_text(
+        data_yaml(
+            out, list(parts), names, joints, flip, registry_sigmas(tables0["categories"], cat_ids)
+        )
+    )
+    return [yaml, *written]
+
+
+def _with_sizes(tables: schema.Tables, split: str, folder: Path | None) -> schema.Tables:
+    """The split's tables with every image's width and height, read from the image files
+    where the source gave none; an image whose size stays unknown is an error (YOLO
+    normalises by it)."""
+    images = tables["images"]
+    widths = images["width"].to_pylist()
+    heights = images["height"].to_pylist()
+    files = images["file_name"].to_pylist()
+    unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
+    for i in unknown:  # sizes from the image headers, where the images are known
+        path = relative_inside(files[i], folder) if folder else None
+        size = image_size(path) if path else None
+        if size:
+            widths[i], heights[i] = size
+    still = [files[i] for i in unknown if not widths[i] or not heights[i]]
+    if still:
+        raise StoreError(
+            f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
+            f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
+        )
+    for column, value in (("width", widths), ("height", heights)):
+        images = images.set_column(
+            images.schema.get_field_index(column), column, pa.array(value, pa.int64())
+        )
+    return {**tables, "images": images}
 
 
 def flip_index(names: list[str]) -> list[int]:

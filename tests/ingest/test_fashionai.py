@@ -8,9 +8,8 @@ import csv
 import io
 
 import pytest
-from conftest import real_dir, real_params
+from conftest import real_dir, real_params, snapshot
 from posestore.ingest.fashionai import read_fashionai
-from test_bad_input import snapshot
 
 from posestore import poses, synthetic
 from posestore.errors import SourceError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -11,20 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CASES
+from conftest import CASES, snapshot
 
 import posestore
 from posestore import synthetic
 from posestore.errors import SourceError, StoreError
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file of the store (but the lock) with its hash."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "lock"
-    }
 
 
 @pytest.fixture

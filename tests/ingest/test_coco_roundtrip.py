@@ -19,6 +19,7 @@ from strict import differences
 
 from posestore import poses, synthetic
 from posestore.errors import SourceError
+from posestore.metadata import bundle_meta
 
 REAL_COCO = real_params("coco_keypoints", "*.json") + real_params("cvat_coco", "*.json")
 MALFORMED = {"handmade18kp_person_keypoints_val2017_imagekey.json"}  # 'image' instead of 'images'
@@ -137,9 +138,9 @@ def test_posesor_root_gives_a_dataset_per_task_with_every_split(tmp_path, store)
             )
             == []
         )
-    info = store.dataset_info("psor-assr")["metadata"]
-    assert info["flavor"] == "posesor"
-    assert info["splits"]["train"]["image_root"] == "assr/images/train"
+    meta = store.dataset_info("psor-assr")["metadata"]
+    assert meta.flavor == "posesor"
+    assert meta.splits["train"].image_root == "assr/images/train"
 
 
 def test_cvat_zip_is_read_in_place_and_written_back_as_a_zip(tmp_path, store):
@@ -167,7 +168,7 @@ def test_partimagenet_parts_round_trip_without_keypoints(tmp_path, store):
     path = synthetic.write_json(doc, tmp_path / "train.json")
     (done,) = store.ingest(path, dataset="pin")
     assert "keypoints" not in done.counts
-    assert store.dataset_info("pin")["metadata"]["flavor"] == "partimagenet"
+    assert store.dataset_info("pin")["metadata"].flavor == "partimagenet"
     sup = store.sql(
         "SELECT supercategory, count(*) FROM categories WHERE dataset='pin' GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -178,8 +179,9 @@ def test_partimagenet_parts_round_trip_without_keypoints(tmp_path, store):
 
 def test_reader_and_writer_meet_without_a_store():
     tables = next(read_coco(CASES / "unknown_keys_everywhere.json", "d"))
-    meta = orjson.loads(tables["datasets"]["metadata"][0].as_py())
-    back = orjson.loads(coco_json(tables, meta["splits"]["unknown_keys_everywhere"]))
+    meta = bundle_meta(tables)
+    assert meta is not None and meta.unknown_keys() == []
+    back = orjson.loads(coco_json(tables, meta.splits["unknown_keys_everywhere"]))
     assert (
         differences(json.loads((CASES / "unknown_keys_everywhere.json").read_bytes()), back) == []
     )

@@ -1,10 +1,11 @@
-"""The query layer, checked against independent computations on the real files: views, stats,
-subset exports, YOLO pose, image export and path traversal, validate."""
+"""The query layer, checked against independent computations on the real files and on synthetic
+ones: views, stats, subset exports, YOLO pose, image export and path traversal, validate."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from conftest import CASES, real_dir
@@ -14,15 +15,25 @@ from posestore import synthetic
 from posestore.errors import StoreError
 from posestore.formats import COCO17_JOINTS
 
+SOURCES = [pytest.param("real", marks=pytest.mark.real), "synthetic"]
 
-@pytest.fixture
-def coco_val(store):
-    path = real_dir("coco_keypoints") / "person_keypoints_val2017.json"
+
+def val2017(kind: str, tmp_path: Path) -> Path:
+    """COCO val2017, or a synthetic document under its name (a clone without ../shared)."""
+    if kind == "real":
+        return real_dir("coco_keypoints") / "person_keypoints_val2017.json"
+    doc = synthetic.coco_keypoints(80, seed=5, crowd_fraction=0.05)
+    assert any(a["iscrowd"] for a in doc["annotations"])  # the YOLO test leaves them out
+    return synthetic.write_json(doc, tmp_path / "src" / "person_keypoints_val2017.json")
+
+
+@pytest.fixture(params=SOURCES)
+def coco_val(request, store, tmp_path):
+    path = val2017(request.param, tmp_path)
     store.ingest(path, dataset="val")
     return store, json.loads(path.read_bytes())
 
 
-@pytest.mark.real
 def test_stats_match_a_plain_python_count_of_the_json(coco_val):
     store, doc = coco_val
     s = store.stats("val")["val"]
@@ -66,7 +77,6 @@ def test_stats_match_a_plain_python_count_of_the_json(coco_val):
     )
 
 
-@pytest.mark.real
 def test_views_agree_with_the_json(coco_val):
     store, doc = coco_val
     named = store.sql(
@@ -105,7 +115,6 @@ def test_posesor_rank_view_is_typed(store, tmp_path):
     ]
 
 
-@pytest.mark.real
 def test_where_subset_equals_the_source_filtered_by_hand(coco_val, tmp_path):
     store, doc = coco_val
     (out,) = store.export("val", tmp_path / "even.json", where="image_id % 2 = 0")
@@ -117,15 +126,17 @@ def test_where_subset_equals_the_source_filtered_by_hand(coco_val, tmp_path):
     assert differences(expected, json.loads(out.read_bytes())) == []
 
 
-@pytest.mark.real
-def test_subset_keeps_source_order_when_parts_have_many_row_groups(store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", SOURCES)
+def test_subset_keeps_source_order_when_parts_have_many_row_groups(
+    kind, store, tmp_path, monkeypatch
+):
     """DuckDB reads row groups in parallel and its join does not keep order: the reader must."""
     import pyarrow.parquet as pq
 
     from posestore import parquet
 
     monkeypatch.setattr(parquet, "_row_group_rows", lambda table: 7)
-    path = real_dir("coco_keypoints") / "person_keypoints_val2017.json"
+    path = val2017(kind, tmp_path)
     store.ingest(path, dataset="val")
     (part,) = (store.root / "instances").rglob("*.parquet")
     assert pq.ParquetFile(part).metadata.num_row_groups > 10
@@ -164,7 +175,6 @@ def _yolo_expected(doc: dict) -> dict[str, list[list[float]]]:
 
 
 @pytest.mark.filterwarnings("ignore:.*one split")  # expected here; not what this test checks
-@pytest.mark.real
 def test_yolo_pose_export_matches_the_coco_json_line_by_line(coco_val, tmp_path):
     store, doc = coco_val
     out = tmp_path / "yolo"

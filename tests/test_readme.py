@@ -54,13 +54,16 @@ def _python_blocks() -> list[str]:
 @pytest.fixture
 def readme_folder(tmp_path, monkeypatch):
     """A working folder (and $HOME) holding what README's Python names: the COCO file (with
-    images 139 and 785), a predictions file, and a store at ./store."""
+    images 139 and 785), a predictions file, a store at ./store, and ~/pose-store holding
+    the PYSKL dataset ``ntu``."""
     import posestore
 
     doc = synthetic.coco_keypoints(800, seed=3)
     source = synthetic.write_json(doc, tmp_path / "person_keypoints_val2017.json")
     (tmp_path / "results.json").write_text(json.dumps(synthetic.coco_predictions(doc, seed=2)))
     posestore.open(tmp_path / "store").ingest(source, dataset="coco")
+    clips = synthetic.pyskl_pickle(tmp_path / "ntu.pkl", synthetic.pyskl_clips(12, seed=1))
+    posestore.open(tmp_path / "pose-store").ingest(clips, dataset="ntu")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("POSESTORE_STORE", raising=False)
@@ -72,11 +75,16 @@ def test_readme_has_python_examples():
 
 
 @pytest.mark.filterwarnings("ignore::posestore.formats.SourceWarning")
-@pytest.mark.parametrize(
-    "block", _python_blocks(), ids=lambda b: next(ln for ln in b.splitlines() if ln)[:40]
-)
-def test_readme_python_runs(readme_folder, block):
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+def test_readme_python_runs_in_order(readme_folder):
+    """Each block as written, in README's order, in one namespace (a later block uses the
+    ``store`` an earlier one opened, as a reader typing them would)."""
+    namespace: dict = {"__name__": "readme"}
+    for k, block in enumerate(_python_blocks()):
+        first = next(ln for ln in block.splitlines() if ln.strip())
+        try:
+            exec(compile(block, f"README.md python block {k + 1}", "exec"), namespace)
+        except Exception as e:
+            raise AssertionError(f"README python block {k + 1} ({first!r}) fails: {e!r}") from e
 
 
 def test_sql_runs_any_duckdb_sql_but_parquet_stays_out_of_the_store(example_store, tmp_path, cli):

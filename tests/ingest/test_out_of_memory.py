@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import snapshot
 
 from posestore import synthetic
 
@@ -27,8 +28,10 @@ sys.exit(posestore.cli.main(sys.argv[2:]))
 """
 
 
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+def _snapshot(root: Path) -> dict[str, str]:
+    """The store's files and their hashes, the writers' lock files aside (empty, kept for the
+    next writer by the commit protocol)."""
+    return {k: v for k, v in snapshot(root).items() if not k.startswith(".posestore/locks/")}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")

@@ -141,9 +141,10 @@ def test_the_real_cvat_skeleton_with_left_elbow_flips_to_right_elbow(store, tmp_
 
 
 def img2label_paths(img_paths: list[str]) -> list[str]:
-    """Ultralytics' rule (ultralytics/data/utils.py, ``img2label_paths``, as documented in its
-    dataset guide: "labels are found by replacing the last /images/ in the image path with
-    /labels/ and the extension with .txt"), re-implemented here; ultralytics is no dependency."""
+    """Ultralytics' rule for where an image's label is (``img2label_paths`` in
+    ultralytics/data/utils.py, as in YOLOv5 before it): the image path's last ``/images/``
+    becomes ``/labels/`` and what follows its last ``.`` becomes ``txt``. Re-implemented here
+    from that behaviour; ultralytics is no dependency."""
     sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
     return [sb.join(x.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt" for x in img_paths]
 

@@ -1,9 +1,13 @@
 """posestore ingest next to pycocotools.coco.COCO on the same COCO files, each in a fresh process.
 
     python benchmarks/coco_ingest.py FILE_OR_FOLDER [...] [--repeat 3]
+    python benchmarks/coco_ingest.py --make-mb 1000 [--data benchmarks/data]
 
 Prints the median wall time and peak RSS of each side, and their ratio. A folder
 means every ``*.json`` in it (files that fail to load are reported and skipped).
+``--make-mb`` writes (once) a seeded COCO person-keypoints file of about that many MB,
+generated and written a slice at a time, so making a 1 GB file needs little memory;
+it prints the file's path.
 """
 
 from __future__ import annotations
@@ -58,11 +62,67 @@ def loadable(files: list[Path]) -> list[Path]:
     return ok
 
 
+BYTES_PER_IMAGE = 1880  # synthetic.coco_keypoints(polygon_points=34): 222 MB per 118,287 images
+SLICE = 20_000  # images generated and written at a time
+
+
+def make_large(data: Path, megabytes: int) -> Path:
+    """A seeded COCO keypoints file of about ``megabytes`` MB under ``data`` (kept: made once).
+
+    Slices of ``SLICE`` images (ids continuing from slice to slice) are generated one at
+    a time; their images and annotations go to two files that are joined at the end.
+    """
+    import orjson
+
+    from posestore import synthetic
+
+    n_images = max(1, megabytes * 1_000_000 // BYTES_PER_IMAGE)
+    path = data / f"person_keypoints_large_{n_images}.json"
+    if path.exists():
+        return path
+    data.mkdir(parents=True, exist_ok=True)
+    parts = {k: path.with_suffix(f".{k}.part") for k in ("images", "annotations")}
+    top: dict = {}
+    next_image = next_annotation = 1
+    with parts["images"].open("wb") as images, parts["annotations"].open("wb") as anns:
+        for k, first in enumerate(range(0, n_images, SLICE)):
+            doc = synthetic.coco_keypoints(
+                min(SLICE, n_images - first),
+                seed=2017 + k,
+                polygon_points=34,
+                first_image_id=next_image,
+                first_annotation_id=next_annotation,
+            )
+            top = top or {key: v for key, v in doc.items() if key not in parts}
+            for key, out in (("images", images), ("annotations", anns)):
+                if doc[key]:
+                    out.write((b"," if first else b"") + orjson.dumps(doc[key])[1:-1])
+            next_image += len(doc["images"])
+            next_annotation += len(doc["annotations"])
+    with path.with_suffix(".tmp").open("wb") as out:
+        out.write(orjson.dumps(top)[:-1])
+        for key, part in parts.items():
+            out.write(f',"{key}":['.encode())
+            with part.open("rb") as fh:
+                while block := fh.read(64 << 20):
+                    out.write(block)
+            out.write(b"]")
+            part.unlink()
+        out.write(b"}")
+    path.with_suffix(".tmp").rename(path)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sources", nargs="+", type=Path)
+    ap.add_argument("sources", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--make-mb", type=int, help="write a generated file of about this many MB")
+    ap.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
     args = ap.parse_args()
+    if args.make_mb:
+        print(make_large(args.data, args.make_mb))
+        return
     files: list[Path] = []
     for s in args.sources:
         files += sorted(s.glob("*.json")) if s.is_dir() else [s]

@@ -57,8 +57,89 @@ def first_true(mask: np.ndarray) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def values(records: list[dict], key: str) -> list:
+class Records:
+    """JSON objects held by key, one Python list of values per key, instead of a dict each.
+
+    A million COCO annotations as dicts are most of a large file's parsed size; as columns
+    they are a list slot per key and record. Built a parsed slice at a time (``extend``),
+    so the dicts of one slice exist at once. ``head`` keeps the first records as they were
+    (key order, flavour). A value equal to ``shared`` (a placeholder string) under the keys
+    ``shared_in`` is kept as that one object, not a copy per record.
+    """
+
+    HEAD = 1000
+
+    def __init__(self, shared: str | None = None, shared_in: tuple[str, ...] = ()) -> None:
+        self.n = 0
+        self.columns: dict[str, list] = {}
+        self.head: list[dict] = []
+        self.not_an_object: tuple[int, str] | None = None  # the first record that is not
+        self.shared = shared
+        self._shared_in = frozenset(shared_in)
+
+    @classmethod
+    def of(cls, records: list) -> Records:
+        built = cls()
+        built.extend(records)
+        return built
+
+    def extend(self, records: list) -> None:
+        """Append parsed records (a record that is not an object counts as one without keys,
+        and is remembered in ``not_an_object``)."""
+        is_dict = type_mask(records, dict)
+        if not is_dict.all():
+            if self.not_an_object is None:
+                i = int(np.flatnonzero(~is_dict)[0])
+                self.not_an_object = (self.n + i, type(records[i]).__name__)
+            records = [r if ok else {} for r, ok in zip(records, is_dict)]
+        if len(self.head) < self.HEAD:
+            self.head += records[: self.HEAD - len(self.head)]
+        for key in set().union(*records) - set(self.columns) if records else ():
+            self.columns[key] = [MISSING] * self.n
+        shared = self.shared
+        for key, column in self.columns.items():
+            if key in self._shared_in:  # the placeholders as one object, not a copy each
+                column += [shared if (v := r.get(key, MISSING)) == shared else v for r in records]
+            else:
+                column += [r.get(key, MISSING) for r in records]
+        self.n += len(records)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def values(self, key: str) -> list:
+        """The values of ``key``, ``MISSING`` where a record lacks it (the column itself)."""
+        column = self.columns.get(key)
+        return column if column is not None else [MISSING] * self.n
+
+    def record(self, index: int) -> dict:
+        """Record ``index`` as a dict (its keys in column order, not necessarily the source's)."""
+        return {k: col[index] for k, col in self.columns.items() if col[index] is not MISSING}
+
+    def take(self, indices: list[int]) -> Records:
+        """The records at ``indices`` (ascending), as new ``Records``."""
+        out = Records(self.shared, tuple(self._shared_in))
+        out.n = len(indices)
+        out.columns = {k: [col[i] for i in indices] for k, col in self.columns.items()}
+        out.head = [self.head[i] for i in indices if i < len(self.head)]
+        return out
+
+    def get(self, index: int, key: str) -> object:
+        return self.columns[key][index]
+
+    def set(self, index: int, key: str, value: object) -> None:
+        self.columns[key][index] = value
+
+    def count_shared(self, key: str) -> int:
+        """How many records hold the ``shared`` value under ``key``."""
+        shared = self.shared
+        return sum(1 for v in self.columns.get(key, ()) if v is shared)
+
+
+def values(records: list[dict] | Records, key: str) -> list:
     """The values of one key across records, ``MISSING`` where absent."""
+    if isinstance(records, Records):
+        return records.values(key)
     return [r.get(key, MISSING) for r in records]
 
 
@@ -194,8 +275,17 @@ def resolve_refs(
     return out
 
 
-def unknown_keys(records: list[dict], known: frozenset) -> list[tuple[int, str]]:
-    """(record index, key) for every key outside ``known``."""
+def unknown_keys(records: list[dict] | Records, known: frozenset) -> list[tuple[int, str]]:
+    """(record index, key) for every key outside ``known``, record by record."""
+    if isinstance(records, Records):
+        found = [
+            (i, k)
+            for k in records.columns
+            if k not in known
+            for i, v in enumerate(records.columns[k])
+            if v is not MISSING
+        ]
+        return sorted(found, key=lambda ik: ik[0])  # stable: a record's keys in column order
     seen = set().union(*records) if records else set()
     extra = seen - known
     if not extra:
@@ -203,9 +293,10 @@ def unknown_keys(records: list[dict], known: frozenset) -> list[tuple[int, str]]
     return [(i, k) for i, r in enumerate(records) for k in r if k in extra]
 
 
-def key_order(records: list[dict], limit: int = 1000) -> list[str]:
+def key_order(records: list[dict] | Records, limit: int = 1000) -> list[str]:
     """Keys in the order the first records give them (for writing records back alike)."""
     order: dict[str, None] = {}
-    for r in records[:limit]:
+    first = records.head if isinstance(records, Records) else records
+    for r in first[:limit]:
         order.update(dict.fromkeys(r))
     return list(order)

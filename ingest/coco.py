@@ -10,6 +10,8 @@ so that ``queries.export.coco`` writes the same document back.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import warnings
 import zipfile
@@ -34,10 +36,11 @@ from posestore.formats import (
 )
 from posestore.metadata import DatasetMeta, SplitMeta, datasets_table
 
-from . import jsonspans
+from . import jsonitems, jsonspans, memory
 from ._records import (
     MISSING,
     Overrides,
+    Records,
     first_true,
     ids_column,
     int_column,
@@ -78,8 +81,9 @@ def parse_json(data: bytes, file: str) -> dict:
     """Parse a COCO document; a syntax error names the file and the byte where it broke, an
     integer beyond 64 bits names its field."""
     try:
-        doc = orjson.loads(data)
+        doc = orjson.loads(data if isinstance(data, (bytes, str)) else memoryview(data))
     except orjson.JSONDecodeError as e:
+        _raise_if_out_of_memory(e)
         raise SourceError(file, None, f"not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise SourceError(
@@ -129,30 +133,83 @@ def parse_document(
     Returns the document, whose annotation ``keypoints``/``segmentation``/``bbox``
     may be ``jsonspans.PLACEHOLDER``, and the arrays they stand for. Where cutting
     does not apply, or cut arrays turn up anywhere but there, the whole document is
-    parsed as before and the arrays are None. With ``reload`` (which reads ``data``
-    again), the arrays do not hold on to ``data``: the caller can let it go.
+    parsed as before and the arrays are None. ``reload`` reads ``data`` again where an
+    array must be given back verbatim.
     """
-    got = jsonspans.cut(data, _CUT_KEYS)
+    return load_document(lambda: data, file, reload)
+
+
+def load_document(
+    load: Callable[[], bytes],
+    file: str,
+    reload: Callable[[], bytes] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict, jsonspans.NumericArrays | None]:
+    """``parse_document`` of ``load()``'s bytes, which are let go as soon as the arrays are
+    cut out, before the rest is parsed (the bytes, the arrays and the parsed records
+    never all at once); ``reload`` (default ``load``) reads them again where needed.
+    ``progress(bytes_done)`` is told as the arrays are cut."""
+    reload = reload or load
+    data = load()
+    got = jsonspans.cut_pieces(data, _CUT_KEYS, progress)
     if got is None:
         return parse_json(data, file), None
-    skeleton, arrays = got
-    try:
-        doc = orjson.loads(skeleton)
-    except orjson.JSONDecodeError:
-        return parse_json(data, file), None  # the error, with the source's byte offsets
+    del data
+    pieces, arrays = got
+    del got
+    arrays.release_source(reload)
+    skeleton = b"".join(pieces)
+    del pieces[:]
+    arrays.join_all()
+    doc = _parse_skeleton(skeleton)
+    if jsonnum.wide_integer(skeleton) is not None:  # the arrays cut out have no long integers
+        _refuse_wide_integers(skeleton, orjson.loads(skeleton), file)
+    del skeleton
+    memory.release()
     anns = doc.get("annotations") if isinstance(doc, dict) else None
-    if isinstance(anns, list) and all(
+    if isinstance(anns, (list, Records)) and all(
         arrays.count(key) == _count_placeholders(anns, key) for key in _CUT_KEYS
     ):
-        _refuse_wide_integers(skeleton, doc, file)  # the arrays cut out have no long integers
-        if reload is not None:
-            arrays.release_source(reload)
-        return doc, arrays
-    return parse_json(data, file), None
+        return doc, arrays  # type: ignore[return-value]
+    del doc, anns, arrays  # the plain parse: its error carries the source's byte offsets
+    return parse_json(reload(), file), None
 
 
-def _count_placeholders(records: list, key: str) -> int:
+_SLICE = 50_000  # annotations parsed at a time: their dicts, and the parser's tree, at once
+
+
+def _parse_skeleton(skeleton: bytes) -> object:
+    """The document with placeholders, parsed; its ``images`` and ``annotations`` as
+    ``Records`` built a slice of records at a time where their arrays can be found without
+    parsing (else with the rest, at once). None where it is not valid JSON."""
+    found = jsonitems.top_level_arrays(skeleton, ("images", "annotations"))
+    try:
+        doc = orjson.loads(jsonitems.without_arrays(skeleton, list(found.values())))
+        if not isinstance(doc, dict):
+            return doc
+        for key, span in found.items():
+            records = Records(jsonspans.PLACEHOLDER, _CUT_KEYS if key == "annotations" else ())
+            for piece in jsonitems.item_slices(skeleton, span, _SLICE):
+                records.extend(orjson.loads(piece))
+            doc[key] = records
+        return doc
+    except orjson.JSONDecodeError as e:
+        _raise_if_out_of_memory(e)
+        return None
+    except ValueError:
+        return None
+
+
+def _raise_if_out_of_memory(e: orjson.JSONDecodeError) -> None:
+    """orjson reports a failed allocation as a decode error; it is no fault of the file."""
+    if str(e).startswith("Not enough memory"):
+        raise MemoryError(str(e)) from e
+
+
+def _count_placeholders(records: list | Records, key: str) -> int:
     mark = jsonspans.PLACEHOLDER
+    if isinstance(records, Records):
+        return records.count_shared(key)
     return sum(1 for r in records if type(r) is dict and r.get(key) == mark)
 
 
@@ -279,27 +336,63 @@ def _read_documents(
     total = sum(d.size for d in docs)
     done = 0
     for d in docs:
+        parsing = f"parsing {d.path} ({d.size / 1e6:,.1f} MB)"
+        told = None
         if progress:
-            progress(f"parsing {d.path} ({d.size / 1e6:,.1f} MB)", done, total)
-        doc, arrays = parse_document(d.load(), d.where, reload=d.load)
-        if progress:  # parsing is about a third of the work on a file
-            progress(f"flattening {d.path}", done + d.size // 3, total)
-        tables = read_coco_document(
-            doc,
-            d.where,
-            dataset,
-            d.split,
-            d.path,
-            flavor,
-            image_root=d.image_root,
-            container=d.container,
-            arrays=arrays,
-        )
-        del doc, arrays
+            progress(parsing, done, total)
+            # cutting the arrays is about half the work on a file, the rest of the parse a tenth
+            told = partial(_told, progress, parsing, done, d.size, total)
+        try:
+            doc, arrays = load_document(d.load, d.where, progress=told)
+            if progress:
+                progress(f"flattening {d.path}", done + d.size * 6 // 10, total)
+            tables = read_coco_document(
+                doc,
+                d.where,
+                dataset,
+                d.split,
+                d.path,
+                flavor,
+                image_root=d.image_root,
+                container=d.container,
+                arrays=arrays,
+            )
+            del doc, arrays
+        except MemoryError:
+            raise SourceError(d.where, None, _out_of_memory(d.size)) from None
+        except OSError as e:  # a file mapping refused for want of memory
+            if e.errno != errno.ENOMEM:
+                raise
+            raise SourceError(d.where, None, _out_of_memory(d.size)) from None
         done += d.size
         if progress:
             progress(f"read {d.path}", done, total)
         yield tables
+
+
+def _out_of_memory(size: int) -> str:
+    return (
+        f"ran out of memory reading it ({size / 1e6:,.0f} MB; a COCO ingest needs up to about "
+        "3 times a file's size): free memory or raise the limit, and ingest it again"
+    )
+
+
+def _told(progress, message: str, done: int, size: int, total: int, cut: int) -> None:
+    """Bytes cut out of a file of ``size``, told as progress over all files' ``total``."""
+    progress(message, done + cut // 2, total)
+
+
+def map_file(path: Path) -> bytes:
+    """A file's bytes, mapped rather than read where it is large: the cut lets each stretch's
+    pages go once it is done with them (``jsonspans``), so the whole file is never in memory
+    at once. (An ``mmap`` reads as ``bytes`` everywhere the readers use it.)"""
+    import mmap
+
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < jsonspans.MAP_FROM:
+            return fh.read()
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
 
 
 def _documents(source: Path, split: str | None, task: str | None) -> list[_Document]:
@@ -310,7 +403,7 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
                 source.name,
                 split or split_name(source.as_posix()),
                 source.stat().st_size,
-                source.read_bytes,
+                partial(map_file, source),
             )
         ]
     files = [rel for rel, t in coco_files(source) if t == task]
@@ -330,7 +423,7 @@ def _documents(source: Path, split: str | None, task: str | None) -> list[_Docum
                 rel,
                 name,
                 path.stat().st_size,
-                path.read_bytes,
+                partial(map_file, path),
                 _image_root(source, task, name),
             )
         )
@@ -429,6 +522,7 @@ def _image_root(root: Path, task: str | None, split: str) -> str | None:
 def detect_flavor(doc: dict) -> str:
     """Which member of the COCO family a document looks like."""
     anns = doc.get("annotations") or []
+    anns = anns.head if isinstance(anns, Records) else anns
     first = anns[0] if anns and isinstance(anns[0], dict) else {}
     if "visiting_order" in first or "class_id" in first:
         return "posesor"
@@ -444,8 +538,17 @@ def detect_flavor(doc: dict) -> str:
     return "coco"
 
 
+def _records(section: list | Records) -> Records:
+    return section if isinstance(section, Records) else Records.of(section)
+
+
 def _section(doc: dict, key: str, file: str) -> list:
     value = doc.get(key, MISSING)
+    if isinstance(value, Records):
+        if value.not_an_object is not None:
+            at, kind = value.not_an_object
+            raise SourceError(file, f"{key}[{at}]", f"expected an object, got {kind}")
+        return value  # type: ignore[return-value]
     if value is MISSING:
         if key == "images":
             near = [k for k in doc if k.rstrip("s") == "image" or k.lower() == "images"]
@@ -475,8 +578,8 @@ def read_coco_document(
 
     ``arrays`` holds the annotation arrays ``parse_document`` cut out of it.
     """
-    images_raw = _dedupe_images(_section(doc, "images", file), file)
-    anns = _section(doc, "annotations", file)
+    images_raw = _dedupe_images(_records(_section(doc, "images", file)), file)
+    anns = _records(_section(doc, "annotations", file))
     cats = _section(doc, "categories", file)
     styles: dict[str, list[str]] = {}
 
@@ -512,9 +615,9 @@ def read_coco_document(
     }
 
 
-def _dedupe_images(images: list[dict], file: str) -> list[dict]:
+def _dedupe_images(images: Records, file: str) -> Records:
     """Drop repeated identical image entries (with a warning); differing repeats are an error."""
-    ids = [im.get("id") for im in images]
+    ids = [None if v is MISSING else v for v in images.values("id")]
     try:
         if len(set(ids)) == len(ids):
             return images
@@ -522,29 +625,28 @@ def _dedupe_images(images: list[dict], file: str) -> list[dict]:
         pass
     first: dict = {}
     keep = []
-    dropped = 0
-    for i, (key, im) in enumerate(zip(map(_hashable, ids), images)):
+    for i, key in enumerate(map(_hashable, ids)):
         if key not in first:
             first[key] = i
-            keep.append(im)
+            keep.append(i)
             continue
         j = first[key]
-        if orjson.dumps(im, option=orjson.OPT_SORT_KEYS) != orjson.dumps(
-            images[j], option=orjson.OPT_SORT_KEYS
+        if orjson.dumps(images.record(i), option=orjson.OPT_SORT_KEYS) != orjson.dumps(
+            images.record(j), option=orjson.OPT_SORT_KEYS
         ):
             raise SourceError(
                 file,
                 f"images[{i}].id",
                 f"duplicate id {ids[i]!r} (also images[{j}]) with different fields",
             )
-        dropped += 1
     warnings.warn(
         SourceWarning(
-            f"{file}: images repeats {dropped} identical entries; each image is kept once"
+            f"{file}: images repeats {len(ids) - len(keep)} identical entries; each image is "
+            "kept once"
         ),
         stacklevel=2,
     )
-    return keep
+    return images.take(keep)
 
 
 def _hashable(v: object) -> object:
@@ -565,7 +667,7 @@ def _dumps(d: dict) -> bytes:
     return orjson.dumps(d)
 
 
-def _images(images: list[dict], file: str, dataset: str, split: str):
+def _images(images: Records, file: str, dataset: str, split: str):
     n = len(images)
     over = Overrides(n)
     ids, lookup = ids_column(values(images, "id"), file, "images", "id", over)
@@ -582,7 +684,7 @@ def _images(images: list[dict], file: str, dataset: str, split: str):
         cols[key] = pa.array(v, mask=~ok)
     cols["num_frames"] = np.ones(n, dtype=np.int32)
     for i, k in unknown_keys(images, COCO_RECORD_KEYS["images"]):
-        over.add_value(i, k, images[i][k])
+        over.add_value(i, k, images.get(i, k))
     cols["attributes"] = over.json_column(_dumps)
     return schema.conform("images", cols), lookup, ids
 
@@ -715,15 +817,18 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
     cols["score"] = _numeric_scalars(
         values(anns, "score"), "score", over, styles, "annotations.score"
     )
-    cols.update(_bbox(values(anns, "bbox"), over, styles, cut["bbox"]))
-    cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut["segmentation"]))
-
+    cols.update(_bbox(values(anns, "bbox"), over, styles, cut.pop("bbox")))
+    _drop_numbers(arrays, "bbox")
+    cols.update(_segmentation(values(anns, "segmentation"), over, styles, cut.pop("segmentation")))
+    _drop_numbers(arrays, "segmentation")  # the polygons column keeps the values it needs
     kp_cols, keypoints, labelled = _keypoints(
-        anns, file, dataset, split, ids, img, cols["category_id"], over, styles, cut["keypoints"]
-    )
+        anns, file, dataset, split, ids, img, cols["category_id"], over, styles,
+        cut.pop("keypoints"),
+    )  # fmt: skip
+    _drop_numbers(arrays, "keypoints")
     cols.update(kp_cols)
     for i, k in unknown_keys(anns, COCO_RECORD_KEYS["annotations"]):
-        over.add_value(i, k, anns[i][k])
+        over.add_value(i, k, anns.get(i, k))
     cols["attributes"] = over.json_column(_dumps)
     return schema.conform("instances", cols), keypoints, labelled
 
@@ -731,7 +836,14 @@ def _annotations(anns, file, dataset, split, image_ids, image_lookup, categories
 _CUT_DEPTHS = {"keypoints": 1, "segmentation": 2, "bbox": 1}
 
 
-def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides):
+def _drop_numbers(arrays: jsonspans.NumericArrays | None, key: str) -> None:
+    """A key's cut numbers are in its columns now: let them go (a large file's biggest part)."""
+    if arrays is not None and arrays.count(key):
+        arrays.drop_numbers(key)
+        memory.release()
+
+
+def _cut_column(anns: Records, key: str, depth: int, arrays, over: Overrides):
     """The column of a field whose arrays were all cut out before parsing, as ``(column, records)``.
 
     Where that does not hold (a record's array was left in the document, a
@@ -751,7 +863,7 @@ def _cut_column(anns: list[dict], key: str, depth: int, arrays, over: Overrides)
         fits = bool((np.diff(col.offsets) == 4).all())
     if not fits:
         for rank, i in enumerate(idx):
-            anns[i][key] = arrays.value(key, rank)
+            anns.set(int(i), key, arrays.value(key, rank))
         return None
     ranks = np.cumsum(cut) - 1
     over.resolve(key, mark, lambda i: arrays.value(key, int(ranks[i])))
@@ -905,27 +1017,31 @@ def _keypoints(
             labelled,
         )
 
-    slots = (np.arange(len(col.values)) % 3 == 2).astype(np.int8)  # records are whole triples
+    slots = np.zeros(len(col.values), dtype=np.int8)  # records are whole triples
+    slots[2::3] = 1
     (coord_style, vis_style), failing = jsonnum.choose_style(col, slots=slots)
+    del slots
     xyv = col.values.reshape(-1, 3)
-    coords = xyv[:, :2].ravel()
-    inexact = jsonnum.f32_inexact(coords).reshape(-1, 2).any(axis=1)
+    inexact = jsonnum.f32_inexact(xyv[:, 0]) | jsonnum.f32_inexact(xyv[:, 1])
     vis = xyv[:, 2]
-    vis_ok = np.isfinite(vis) & (np.floor(vis) == vis) & (vis >= -128) & (vis <= 127)
-    joint_record = np.repeat(np.arange(len(idx)), lengths // 3)
+    vis_ok = jsonnum.small_ints(vis, -128, 127)
+    joint_offsets = jsonnum.run_offsets(lengths // 3)  # per record: its first joint
     bad_joint = inexact | ~vis_ok
-    failing |= np.bincount(joint_record[bad_joint], minlength=len(idx)) > 0
+    del inexact
+    failing |= jsonnum.records_of(joint_offsets, np.flatnonzero(bad_joint))
     over.add("keypoints", vals, _scatter(n, idx[failing]))
     styles["annotations.keypoints"] = [coord_style, vis_style]
 
     per = lengths // 3
     posed = per > 0  # an empty list is a record without joints, not a pose
+    visibility = np.zeros(len(vis), dtype=np.int8)
+    np.copyto(visibility, vis, casting="unsafe", where=vis_ok)  # no float temporary
     keypoints = poses.pose_table(
         dataset, split, img[idx[posed]], ids[idx[posed]], category.take(idx[posed]), None,
-        per[posed], xyv[:, 0], xyv[:, 1],
-        pa.array(np.where(vis_ok, vis, 0).astype(np.int8), mask=~vis_ok),
+        per[posed], xyv[:, 0].astype(np.float32), xyv[:, 1].astype(np.float32),
+        pa.array(visibility, mask=~vis_ok),
     )  # fmt: skip
-    labelled[idx] = np.bincount(joint_record[vis_ok & (vis > 0)], minlength=len(idx)) > 0
+    labelled[idx] = jsonnum.records_of(joint_offsets, np.flatnonzero(vis_ok & (vis > 0)))
     return {"num_joints": pa.array(num_joints, mask=~present)}, keypoints, labelled
 
 

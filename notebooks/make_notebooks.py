@@ -14,7 +14,9 @@ import nbformat
 HERE = Path(__file__).parent
 
 SETUP = """\
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,11 +28,13 @@ from posestore import synthetic
 
 # A store of your own (POSESTORE_STORE), or one built here from posestore's synthetic data
 # (one small dataset of each format). Dataset names used below: coco, posesor-assr, ntu, fashionai.
+# What this notebook makes (that store, its exports) goes into `work`, a temporary folder
+# removed by the last cell, or when the kernel stops if the notebook does not get there.
+work = Path(tempfile.mkdtemp(prefix="posestore-notebook-"))
+atexit.register(shutil.rmtree, work, ignore_errors=True)
 if os.environ.get("POSESTORE_STORE"):
     store = posestore.open(os.environ["POSESTORE_STORE"])
-    work = Path(tempfile.mkdtemp(prefix="posestore-notebook-"))
 else:
-    work = Path(tempfile.mkdtemp(prefix="posestore-notebook-"))
     store = posestore.open(work / "store")
     for name, source in synthetic.demo_sources(work / "sources").items():
         store.ingest(source, dataset=name)
@@ -204,14 +208,17 @@ plt.show()""",
         "code",
         """\
 ranks = store.sql("SELECT saliency_rank, sqrt(bbox_w * bbox_h) AS box_side FROM posesor_ranks").pl()
-groups = sorted(ranks["saliency_rank"].unique().to_list())
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.boxplot([ranks.filter(pl.col("saliency_rank") == r)["box_side"].to_list() for r in groups])
-ax.set_xticks(range(1, len(groups) + 1), groups)
-ax.set_xlabel("saliency rank (1 = looked at first)")
-ax.set_ylabel("person box side (pixels)")
-ax.set_title("PoseSOR: rank against size")
-plt.show()""",
+if ranks.is_empty():
+    print("no PoseSOR dataset in this store")
+else:
+    groups = sorted(ranks["saliency_rank"].unique().to_list())
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.boxplot([ranks.filter(pl.col("saliency_rank") == r)["box_side"].to_list() for r in groups])
+    ax.set_xticks(range(1, len(groups) + 1), groups)
+    ax.set_xlabel("saliency rank (1 = looked at first)")
+    ax.set_ylabel("person box side (pixels)")
+    ax.set_title("PoseSOR: rank against size")
+    plt.show()""",
     ),
     (
         "md",
@@ -232,7 +239,10 @@ shared = store.sql("""
     WHERE p.dataset LIKE 'posesor%'
     GROUP BY ALL ORDER BY ALL
 """).pl()
-shared''',
+if shared.is_empty():
+    print("no PoseSOR image shared with a coco dataset in this store")
+else:
+    display(shared)  # noqa: F821 - Jupyter's own''',
     ),
 ]
 
@@ -339,6 +349,12 @@ clips["annotations"][0]["keypoint"].shape, clips["annotations"][0]["keypoint"].d
 ]
 
 
+CLEAN_UP = [
+    ("md", "## Clean up\n\nThe temporary folder this notebook made (its store, its exports) goes."),
+    ("code", "shutil.rmtree(work, ignore_errors=True)\nwork.exists()"),
+]
+
+
 def write(name: str, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -348,7 +364,7 @@ def write(name: str, cells: list[tuple[str, str]]) -> None:
     }
     nb.cells = [
         nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
-        for kind, text in cells
+        for kind, text in cells + CLEAN_UP
     ]
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"{name[:2]}-{i:02d}"

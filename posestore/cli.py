@@ -21,6 +21,12 @@ DESCRIPTION = (
     "PartImageNet), PYSKL skeleton pickles and FashionAI CSVs into partitioned Parquet, ask SQL "
     "across every dataset at once, and export any subset back to its native format."
 )
+EXAMPLES = """examples:
+  posestore ingest person_keypoints_val2017.json --dataset coco
+  posestore sql "SELECT dataset, split, count(*) FROM instances GROUP BY ALL"
+  posestore export coco subset.json --split val2017 --where "width > 600"
+
+posestore COMMAND --help explains a command, with an example."""
 STORE_HELP = "the store folder [env POSESTORE_STORE; default ./posestore-data]"
 
 
@@ -67,7 +73,7 @@ def _handled():
 def _store_path(args) -> Path:
     from posestore.layout import DEFAULT_STORE
 
-    return Path(args.store or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE)
+    return Path(args.store or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
 
 
 def _open(args, create: bool = False):
@@ -78,7 +84,15 @@ def _open(args, create: bool = False):
 
 @contextmanager
 def _progress():
-    """A transient progress line: a bar over source bytes when the work is measured."""
+    """A transient progress line in a terminal (a bar over source bytes when the work is
+    measured); elsewhere (a log, CI) one line per stage on stderr."""
+    if not sys.stderr.isatty():
+        log = _StageLog(LOG_STAGES_AFTER)
+        try:
+            yield log.update
+        finally:
+            log.close()
+        return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -99,6 +113,66 @@ def _progress():
                 bar.update(task, description=message)
 
         yield update
+
+
+LOG_STAGES_AFTER = 1.0
+"""Outside a terminal, a stage is logged once it has lasted this many seconds (0: at once):
+long work says what it is doing, a quick command stays one line."""
+
+
+class _StageLog:
+    """``progress`` for a log: one stderr line per stage (a message that differs in more than
+    its numbers) that lasts ``after`` seconds, with the share done where work is measured."""
+
+    def __init__(self, after: float) -> None:
+        import threading
+        import time
+
+        self.after, self.start = after, time.monotonic()
+        self.lock = threading.Lock()
+        self.stage: str | None = None
+        self.latest: tuple[str, int, int] = ("", -1, -1)
+        self.timer: threading.Timer | None = None
+
+    def update(self, message: str, done: int, total: int) -> None:
+        import re
+        import threading
+
+        stage = re.sub(r"[\d,.–-]+", "#", message)
+        with self.lock:
+            self.latest = (message, done, total)
+            if stage == self.stage:
+                return
+            self.stage = stage
+            if self.timer:
+                self.timer.cancel()
+            if self.after <= 0:
+                self._say()
+                return
+            self.timer = threading.Timer(self.after, self._late, args=(stage,))
+            self.timer.daemon = True
+            try:
+                self.timer.start()
+            except RuntimeError:  # no thread to be had (memory is short): no log line
+                self.timer = None
+
+    def _late(self, stage: str) -> None:
+        with self.lock:
+            if stage == self.stage:
+                self._say()
+
+    def _say(self) -> None:
+        import time
+
+        message, done, total = self.latest
+        share = f" ({100 * done / total:.0f}%)" if total > 0 else ""
+        _line("progress", f"{message}{share} at {time.monotonic() - self.start:.1f} s")
+
+    def close(self) -> None:
+        with self.lock:
+            self.stage = None
+            if self.timer:
+                self.timer.cancel()
 
 
 # -- commands ---------------------------------------------------------------------
@@ -162,7 +236,9 @@ def cmd_sql(args) -> int:
 
     root = _store_path(args)
     if not root.is_dir():
-        raise StoreError(f"no store at {root}")
+        from posestore.layout import no_store
+
+        raise StoreError(no_store(root))
     from posestore.connect import connect
 
     con = connect(root)
@@ -420,16 +496,19 @@ def cmd_export(args) -> int:
                 query=args.query, images=args.images, image_root=args.image_root,
                 progress=progress, skeleton=args.skeleton,
             )  # fmt: skip
-    if len(written) <= 5:
-        for p in written:
-            print(f"wrote {p}")
-    else:  # a YOLO folder of label files: a summary, not a line each
-        kinds: dict[str, int] = {}
-        for p in written:
-            kinds[p.suffix or p.name] = kinds.get(p.suffix or p.name, 0) + 1
-        summary = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
-        print(f"wrote {len(written):,} files under {args.out} ({summary})")
+    print(_written(written, args.out))
     return 0
+
+
+def _written(written: list[Path], out: Path) -> str:
+    """What an export wrote, in one line: the file, or how many files of each kind under OUT."""
+    if len(written) == 1 and Path(written[0]).resolve() == Path(out).resolve():
+        return f"wrote {out}"
+    kinds: dict[str, int] = {}
+    for p in written:
+        kinds[p.suffix or p.name] = kinds.get(p.suffix or p.name, 0) + 1
+    summary = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+    return f"wrote {len(written):,} files under {out} ({summary})"
 
 
 def cmd_view(args) -> int:
@@ -467,7 +546,12 @@ def cmd_view(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="posestore", description=DESCRIPTION)
+    ap = argparse.ArgumentParser(
+        prog="posestore",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--store", "-s", type=Path, default=None, help=STORE_HELP)
     from posestore import __version__
 

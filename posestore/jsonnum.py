@@ -106,25 +106,36 @@ def scan_scalars(values: list) -> NumberColumn:
     )
 
 
-def style_failures(column: NumberColumn, style: str) -> np.ndarray:
-    """Per value: True where writing the stored value in ``style`` would not give the source token."""
-    v = column.values
-    integral = np.isfinite(v) & (np.floor(v) == v)
-    unsafe_int = ~column.is_float & (np.abs(v) >= _MAX_EXACT_INT)
+_BLOCK = 1 << 22  # values checked at a time: float temporaries of 32 MB, not of the column
+
+
+def style_failures(
+    column: NumberColumn, style: str, a: int = 0, b: int | None = None
+) -> np.ndarray:
+    """Per value of ``values[a:b]``: True where writing the stored value in ``style`` would not
+    give the source token."""
+    v, is_float = column.values[a:b], column.is_float[a:b]
+    finite = np.isfinite(v)
+    unsafe_int = ~is_float & (np.abs(v) >= _MAX_EXACT_INT)
     if style == CANONICAL:
-        kind_wrong = column.is_float == integral
+        kind_wrong = is_float == (finite & (np.floor(v) == v))
     else:
-        kind_wrong = ~column.is_float
-    return kind_wrong | unsafe_int | column.not_a_number | ~np.isfinite(v)
+        kind_wrong = ~is_float
+    return kind_wrong | unsafe_int | column.not_a_number[a:b] | ~finite
 
 
 def records_failing(column: NumberColumn, value_fails: np.ndarray) -> np.ndarray:
     """Reduce a per-value mask to a per-record mask (any value fails)."""
-    n = len(column.offsets) - 1
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    record = np.repeat(np.arange(n), np.diff(column.offsets))
-    return np.bincount(record[value_fails], minlength=n) > 0
+    return records_of(column.offsets, np.flatnonzero(value_fails))
+
+
+def records_of(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per record (``offsets``: where each record's values start, and the end): whether one
+    of the value ``positions`` falls in it. Costs the positions, not an index per value."""
+    out = np.zeros(len(offsets) - 1, dtype=bool)
+    if len(positions) and len(out):
+        out[np.searchsorted(offsets, positions, side="right") - 1] = True
+    return out
 
 
 def choose_style(
@@ -136,31 +147,53 @@ def choose_style(
     visibility), each with its own style. ``present`` restricts the vote to records
     that have the field. Returns ``(styles, failing)``: one style per class and a
     per-record mask of records whose source form the styles cannot reproduce.
+    The values are checked a block at a time: what is kept is per record, not per value.
     """
     classes = 1 if slots is None else int(slots.max(initial=0)) + 1
     n = len(column.offsets) - 1
+    # first pass: which styles fit every value of a class (the common case ends here)
+    fits = {(c, style): True for c in range(classes) for style in STYLES}
+    for _, wrong, c, style in _failures(column, slots, classes):
+        fits[c, style] = fits[c, style] and not wrong.any()
     failing = np.zeros(n, dtype=bool)
-    styles = []
+    styles: list[str | None] = [None] * classes
     for c in range(classes):
-        in_class = None if slots is None else slots == c
-        value_fails = {}
+        perfect = [style for style in STYLES if fits[c, style]]
+        styles[c] = perfect[0] if perfect else None
+    if any(s is None for s in styles):  # second pass: count the records each style fails
+        fails = {(c, style): np.zeros(n, dtype=bool) for c in range(classes) for style in STYLES}
+        for a, wrong, c, style in _failures(column, slots, classes):
+            if styles[c] is None:
+                fails[c, style] |= records_of(column.offsets, np.flatnonzero(wrong) + a)
+        for c in range(classes):
+            if styles[c] is not None:
+                continue
+            tried = [
+                (s, fails[c, s] & present if present is not None else fails[c, s]) for s in STYLES
+            ]
+            best_style, best_fails = min(tried, key=lambda t: t[1].sum())  # the first of the fewest
+            styles[c] = best_style
+            failing |= best_fails
+    return [s for s in styles if s is not None], failing
+
+
+def _failures(column: NumberColumn, slots: np.ndarray | None, classes: int):
+    """``(block start, per-value failures, class, style)`` a block of values at a time."""
+    for a in range(0, len(column.values), _BLOCK):
+        b = a + _BLOCK
         for style in STYLES:
-            fails = style_failures(column, style)
-            value_fails[style] = fails if in_class is None else fails & in_class
-        perfect = [style for style in STYLES if not value_fails[style].any()]
-        if perfect:  # the common case: no record to count
-            styles.append(perfect[0])
-            continue
-        tried = []
-        for style in STYLES:
-            fails = records_failing(column, value_fails[style])
-            if present is not None:
-                fails &= present
-            tried.append((style, fails))
-        best_style, best_fails = min(tried, key=lambda t: t[1].sum())  # the first of the fewest
-        styles.append(best_style)
-        failing |= best_fails
-    return styles, failing
+            wrong = style_failures(column, style, a, b)
+            for c in range(classes):
+                yield a, (wrong if slots is None else wrong & (slots[a:b] == c)), c, style
+
+
+def small_ints(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Per value: an integer in ``[lo, hi]`` (NaN and infinities are not), a block at a time."""
+    out = np.empty(len(values), dtype=bool)
+    for a in range(0, len(values), _BLOCK):
+        v = values[a : a + _BLOCK]
+        out[a : a + _BLOCK] = (v >= lo) & (v <= hi) & (np.floor(v) == v)
+    return out
 
 
 def f32_inexact(values: np.ndarray) -> np.ndarray:
@@ -171,12 +204,14 @@ def f32_inexact(values: np.ndarray) -> np.ndarray:
     below 2**24 always do, and are not printed to check.
     """
     out = np.zeros(len(values), dtype=bool)
-    check = ~((np.floor(values) == values) & (np.abs(values) < 2.0**24))
-    if check.any():
-        v = values[check]
-        with np.errstate(over="ignore"):  # beyond float32: inf, which is then not exact
-            back = f32_as_f64(v.astype(np.float32))
-        out[check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
+    for a in range(0, len(values), _BLOCK):  # a block at a time: no column-sized temporaries
+        block = values[a : a + _BLOCK]
+        check = np.flatnonzero(~((np.floor(block) == block) & (np.abs(block) < 2.0**24)))
+        if len(check):
+            v = block[check]
+            with np.errstate(over="ignore"):  # beyond float32: inf, which is then not exact
+                back = f32_as_f64(v.astype(np.float32))
+            out[a + check] = ~((back == v) | (np.isnan(back) & np.isnan(v)))
     return out
 
 

@@ -41,6 +41,15 @@ PART_FILE = "part-00000.parquet"
 DEFAULT_STORE = "posestore-data"
 
 
+def no_store(root: Path | str) -> str:
+    """What to say when there is no store at ``root``: where posestore looks for one."""
+    return (
+        f"no store at {root}; pass --store DIR (Python: posestore.open(DIR)) or set "
+        f"$POSESTORE_STORE to your store's folder (default ./{DEFAULT_STORE}; "
+        "posestore ingest creates it)"
+    )
+
+
 def table_glob(root: Path, table: str) -> str:
     """The glob that reads ``table``'s current version with any engine (``read_parquet``,
     ``scan_parquet``): the Hive folders, which show each commit's files per dataset

@@ -12,6 +12,7 @@ is here.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from posestore.layout import (  # noqa: F401 - part of this module's surface
     PART_FILE,
     TXN_DIR,
     empty_file,
+    no_store,
     table_glob,
 )
 from posestore.metadata import DatasetMeta
@@ -77,11 +79,29 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
     root = Path(path or os.environ.get("POSESTORE_STORE") or DEFAULT_STORE).expanduser()
     if not root.exists():
         if not create:
-            raise StoreError(f"no store at {root}")
+            raise StoreError(no_store(root))
         root.mkdir(parents=True)
     elif not root.is_dir():
         raise StoreError(f"{root} is not a folder")
     return Store(root)
+
+
+def _one_version(method: Callable) -> Callable:
+    """A read of several steps (an export, stats, a view…) reads one version throughout: the
+    newest when it begins, whatever commits land meanwhile."""
+
+    @functools.wraps(method)
+    def read(self: Store, *args, **kwargs):
+        if self._frozen:
+            return method(self, *args, **kwargs)
+        self.snapshot  # noqa: B018 - the newest version, bound once
+        self._frozen += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._frozen -= 1
+
+    return read
 
 
 class Store:
@@ -95,6 +115,8 @@ class Store:
         self._con = None
         self._snap: snapshots.Snapshot | None = None
         self._previous: snapshots.Snapshot | None = None
+        self._frozen = 0  # inside a read of several steps: the version stays the one it began with
+        self._owns_snap = True
         for table in schema.SCHEMAS:
             if not empty_file(self.root, table).is_file():
                 parquet.write_empty(self.root, table)
@@ -115,6 +137,8 @@ class Store:
     def snapshot(self) -> snapshots.Snapshot:
         """The version this store reads: the current one when a read begins. The version
         before stays held too, for results still being read; ``close()`` lets both go."""
+        if self._frozen and self._snap is not None:
+            return self._snap
         seq = snapshots.latest_seq(self.root)
         if self._snap is None or self._snap.seq != seq:
             if self._previous is not None:
@@ -127,7 +151,7 @@ class Store:
     def close(self) -> None:
         """Let go of the versions this store holds (the store stays usable)."""
         for snap in (self._snap, self._previous):
-            if snap is not None:
+            if snap is not None and self._owns_snap:
                 snap.release()
         self._snap = self._previous = None
         if self._con is not None:
@@ -168,6 +192,7 @@ class Store:
         ).fetchall()
         return {int(c): int(n) for c, n in rows}
 
+    @_one_version
     def dataset_info(self, dataset: str) -> dict:
         """The dataset's ``datasets`` row as a dict, its ``metadata`` a ``DatasetMeta``."""
         check_name(dataset)
@@ -430,9 +455,10 @@ class Store:
         return table_glob(self.root, table)
 
     def files(self, table: str) -> list[str]:
-        """The files of ``table`` in the version this store reads: what another engine
-        reads for the isolation posestore's own queries have (a commit running meanwhile
-        changes nothing in them until ``close()``)."""
+        """The files of ``table`` in the newest version. For several tables of one version
+        (what another engine needs for the isolation posestore's own queries have), take
+        the version once: ``snap = store.snapshot`` then ``snap.files(table)`` for each; its
+        files stay until ``store.close()``."""
         return [str(f) for f in self.snapshot.files(table)]
 
     def sql(self, query: str, params: list | None = None):
@@ -450,16 +476,19 @@ class Store:
             return pl.from_arrow(schema.empty(table)).lazy()
         return pl.scan_parquet(files, hive_partitioning=False)
 
+    @_one_version
     def scoped(self, dataset: str, split: str | None = None) -> Store:
         """The same store seen through one dataset (and one split partition or split list
         of it): its connection's tables and views hold only those images and what hangs off
         them, and the eval tables of predictions made on it."""
         view = Store.__new__(Store)
         view.root, view._con, view._txns = self.root, None, self._txns
-        view._snap = view._previous = None
+        # the version of the read it serves, held by this store: one version throughout
+        view._snap, view._previous, view._frozen, view._owns_snap = self.snapshot, None, 1, False
         view._scope = (dataset, split, split is None or self._check_split(dataset, split))
         return view
 
+    @_one_version
     def stats(self, dataset: str | None = None, split: str | None = None) -> dict:
         """Statistics per dataset (all, or one; ``split``: one split or split list of it):
         see ``posestore.queries.stats``."""
@@ -472,6 +501,7 @@ class Store:
         source = self.scoped(dataset, split) if split and dataset else self
         return dataset_stats(source, [dataset] if dataset else None)
 
+    @_one_version
     def validate(
         self,
         target: str | os.PathLike,
@@ -505,6 +535,7 @@ class Store:
         with self._writing([dataset]):
             return self._set_skeleton(dataset, skeleton_name, category)
 
+    @_one_version
     def _set_skeleton(
         self, dataset: str, skeleton_name: str | os.PathLike, category: int | None
     ) -> pa.Table:
@@ -551,6 +582,7 @@ class Store:
         with self._writing([predictions]):
             return self._eval(predictions, ground_truth, split)
 
+    @_one_version
     def _eval(self, predictions: str, ground_truth: str | None, split: str | None) -> dict:
         from posestore.queries.evaluate import STAT_NAMES, evaluate_keypoints
 
@@ -610,6 +642,7 @@ class Store:
 
     # -- selection and export -------------------------------------------------
 
+    @_one_version
     def split_names(self, dataset: str) -> tuple[list[str], list[str]]:
         """The dataset's split partitions, and the other split lists its source names
         (NTU's ``xview_*`` beside its ``xsub_*`` partitions); any of them is a ``--split``."""
@@ -632,6 +665,7 @@ class Store:
         known = ", ".join(partitions) + (f"; split lists: {', '.join(lists)}" if lists else "")
         raise StoreError(f"dataset {dataset!r} has no split {split!r} (splits: {known})")
 
+    @_one_version
     def select_images(
         self,
         dataset: str,
@@ -653,6 +687,7 @@ class Store:
         scoped = self.scoped(dataset, split).connection
         return subset.select_images(scoped, where, query, selection)
 
+    @_one_version
     def split_tables(
         self, dataset: str, split: str, image_ids: pa.Array | None = None
     ) -> schema.Tables:
@@ -663,6 +698,7 @@ class Store:
         out["categories"] = self._read("categories", dataset)
         return out
 
+    @_one_version
     def export(
         self,
         dataset: str,
@@ -753,6 +789,7 @@ class Store:
             parts[s] = self.split_tables(dataset, s, ids)
         return parts
 
+    @_one_version
     def export_many(
         self,
         datasets: list[str],
@@ -789,7 +826,10 @@ class Store:
             if parts:
                 merged[s] = merge_tables(parts, prefix_files=format == "yolo-pose")
         if not merged:
-            raise StoreError(f"none of {', '.join(datasets)} has split {split!r}")
+            known = dict.fromkeys(s for d in datasets for part in self.split_names(d) for s in part)
+            raise StoreError(
+                f"none of {', '.join(datasets)} has split {split!r} (splits: {', '.join(known)})"
+            )
         with staged(out) as target:  # OUT appears whole, or not at all
             options = ExportOptions(
                 merged_from=tuple(datasets), progress=progress, final=target.out
@@ -797,6 +837,7 @@ class Store:
             written = write_dataset(merged, DatasetMeta(MERGED), target.path, format, options)
         return [target.final(p) for p in written]
 
+    @_one_version
     def view(
         self,
         dataset: str,

@@ -182,12 +182,13 @@ class Transactions:
                 self._throw_away(live)
             return
         source = snapshot.data_folder(self.root, entry["dir"], table, name)
-        if live.is_dir() and _same_files(live, source, entry["files"]):
+        names = {f: hive_name(f, entry["dir"]) for f in entry["files"]}
+        if live.is_dir() and _same_files(live, source, names):
             return
         staged = self.meta / TMP_DIR / uuid.uuid4().hex
-        for f in entry["files"]:
-            (staged / f).parent.mkdir(parents=True, exist_ok=True)
-            os.link(source / f, staged / f)
+        for f, shown in names.items():
+            (staged / shown).parent.mkdir(parents=True, exist_ok=True)
+            os.link(source / f, staged / shown)
         if live.exists():
             exchange(staged, live)
             self._trash.append(staged)  # now the old files
@@ -339,11 +340,20 @@ def apply(
     return {table: entries for table, entries in out.items() if entries}
 
 
-def _same_files(live: Path, source: Path, files: list[str]) -> bool:
+def hive_name(file: str, txn: str) -> str:
+    """A file's name in the Hive folders: its version's transaction in front
+    (``split=val/<txn>-part-00000.parquet``). A plain reader that listed a folder before
+    a swap and opens a file after it then finds the file gone (a loud error), never
+    the next version's file under the same name (a silent mix)."""
+    folder, _, base = file.rpartition("/")
+    return f"{folder}/{txn}-{base}" if folder else f"{txn}-{base}"
+
+
+def _same_files(live: Path, source: Path, names: dict[str, str]) -> bool:
     have = sorted(str(f.relative_to(live)) for f in live.rglob("*") if not f.is_dir())
-    if have != sorted(files):
+    if have != sorted(names.values()):
         return False
-    return all(os.stat(live / f).st_ino == os.stat(source / f).st_ino for f in files)
+    return all(os.stat(live / n).st_ino == os.stat(source / f).st_ino for f, n in names.items())
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -25,6 +25,25 @@ def test_coco_ingest_benchmark_runs(tmp_path):
     assert "posestore / pycocotools" in r.stdout
 
 
+def test_coco_ingest_benchmark_makes_a_large_file_a_slice_at_a_time(tmp_path, monkeypatch):
+    import json
+
+    sys.path.insert(0, str(BENCH))
+    monkeypatch.setattr(sys, "path", sys.path)
+    import coco_ingest
+
+    monkeypatch.setattr(coco_ingest, "SLICE", 150)  # several slices even in a small file
+    path = coco_ingest.make_large(tmp_path, 1)
+    doc = json.loads(path.read_bytes())
+    images = [im["id"] for im in doc["images"]]
+    assert images == list(range(1, len(images) + 1)) and len(images) > 300
+    assert {a["image_id"] for a in doc["annotations"]} <= set(images)
+    ids = [a["id"] for a in doc["annotations"]]
+    assert ids == list(range(1, len(ids) + 1))
+    assert 0.5e6 < path.stat().st_size < 2e6
+    assert coco_ingest.make_large(tmp_path, 1) == path  # made once
+
+
 def test_pyskl_ingest_benchmark_runs(tmp_path):
     r = subprocess.run(
         [
@@ -62,6 +81,7 @@ def test_benchmark_runner_writes_results_at_a_tiny_scale(tmp_path):
         assert task in text
     assert "machine:" in text and "duckdb" in text
     assert "## Kinetics at scale" in text and "ray / local" in text
+    assert "| 1. COCO ingest, peak memory ÷ file size | the JSON file |" in text
     if (REAL / "pyskl").is_dir():  # the store's size on real PYSKL files, beside the generated one
         assert "| PYSKL, real: wlasl_test_combined.pkl |" in text
 

@@ -259,3 +259,32 @@ def test_a_refused_swap_after_the_commit_point_is_a_warning_and_is_retried(
     monkeypatch.undo()
     posestore.open(store.root)
     assert hive_images(store.root) == {"d": 25}
+
+
+def test_an_export_reads_one_version_while_a_commit_lands_midway(store, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    for name, n, seed in (("train", 30, 1), ("val", 20, 2)):
+        synthetic.write_json(
+            synthetic.coco_keypoints(n, seed=seed), src / f"person_keypoints_{name}.json"
+        )
+    store.ingest(src, dataset="d")
+    reference = store.export("d", tmp_path / "reference")
+    writer = posestore.open(store.root)
+    real = posestore.Store.split_tables
+    calls = {"n": 0}
+
+    def split_tables_then_commit(self, *args, **kwargs):
+        tables = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:  # between the first split's read and the second's
+            writer.ingest(coco(tmp_path, "other", 7, 9), dataset="d", split="val")
+        return tables
+
+    monkeypatch.setattr(posestore.Store, "split_tables", split_tables_then_commit)
+    written = store.export("d", tmp_path / "during")
+    assert calls["n"] == 2
+    assert sorted(p.name for p in written) == sorted(p.name for p in reference)
+    for a, b in zip(sorted(written), sorted(reference)):
+        assert a.read_bytes() == b.read_bytes(), f"{a.name} is not the version the export began"
+    monkeypatch.undo()
+    assert store.sql("SELECT count(*) FROM images WHERE split = 'val'").fetchall() == [(7,)]

@@ -42,12 +42,13 @@ def test_tables_follow_the_hive_layout_and_read_without_posestore(store, tmp_pat
         tmp_path / "src" / "person_keypoints_train2017.json",
     )
     store.ingest(a.parent, dataset="coco")
+    # each file named by the version that wrote it (``<txn>-part-00000.parquet``)
     for table in schema.SPLIT_TABLES:
         for split in ("train2017", "val2017"):
-            assert (
-                store.root / table / "dataset=coco" / f"split={split}" / "part-00000.parquet"
-            ).is_file()
-    assert (store.root / "categories" / "dataset=coco" / "part-00000.parquet").is_file()
+            folder = store.root / table / "dataset=coco" / f"split={split}"
+            assert [p.name.split("-", 2)[2] for p in folder.iterdir()] == ["part-00000.parquet"]
+    (catalog,) = (store.root / "categories" / "dataset=coco").iterdir()
+    assert catalog.name.endswith("-part-00000.parquet")
     assert counts_without_posestore(store.root) == {
         ("coco", "train2017"): 20,
         ("coco", "val2017"): 30,

@@ -14,7 +14,16 @@ from posestore.paths import is_file, relative_inside, relative_path
 from . import coco, coco_results, fashionai, pyskl, yolo_pose
 from .writer import ExportOptions, SplitTables, Writer, safe_relative
 
-__all__ = ["WRITERS", "ExportOptions", "Writer", "prepare", "safe_relative", "write_dataset"]
+__all__ = [
+    "WRITERS",
+    "ExportOptions",
+    "Writer",
+    "cannot_write",
+    "formats_for",
+    "prepare",
+    "safe_relative",
+    "write_dataset",
+]
 
 WRITERS: dict[str, Writer] = {
     "coco": coco.write,
@@ -30,6 +39,27 @@ STILL_FORMATS = ("coco", "yolo-pose")
 can be projected onto another skeleton (``--skeleton``)."""
 
 
+def formats_for(source_format: str | None) -> tuple[str, ...]:
+    """The formats a dataset of ``source_format`` exports to, its own first: predictions as
+    COCO results only; anything with poses as COCO and YOLO pose too."""
+    if source_format == "coco-results":
+        return ("coco-results",)
+    own = (source_format,) if source_format in WRITERS else ()
+    return own + tuple(f for f in STILL_FORMATS if f not in own)
+
+
+def cannot_write(fmt: str, source_format: str | None) -> StoreError:
+    """The one-line refusal of a format, naming the formats this dataset can take."""
+    what = (
+        f"cannot export as {fmt!r}"
+        if fmt not in WRITERS
+        else f"a {source_format} dataset cannot be written as {fmt}"
+    )
+    return StoreError(
+        f"{what}; a {source_format} dataset exports as {', '.join(formats_for(source_format))}"
+    )
+
+
 def write_dataset(
     parts: SplitTables,
     meta: DatasetMeta,
@@ -42,16 +72,10 @@ def write_dataset(
     """Write each split's tables in ``fmt`` under ``out`` with that format's writer; returns
     the files written. ``skeleton``: project every pose onto this registry skeleton (COCO and
     YOLO pose)."""
-    if fmt not in WRITERS:
-        raise StoreError(f"cannot export as {fmt!r}; posestore writes {', '.join(WRITERS)}")
+    if fmt not in formats_for(meta.format):
+        raise cannot_write(fmt, meta.format)
     if skeleton is not None and fmt not in STILL_FORMATS:
         raise StoreError(f"--skeleton projects poses for coco and yolo-pose, not {fmt}")
-    if (fmt == "coco-results") != (meta.format == "coco-results"):
-        raise StoreError(
-            "coco-results is how predictions are written, and predictions are written only so"
-            if fmt == "coco-results"
-            else f"predictions are written as coco-results, not {fmt}"
-        )
     parts = {split: prepare(tables, meta.format, fmt, skeleton) for split, tables in parts.items()}
     return WRITERS[fmt](parts, meta, out, options or ExportOptions())
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -49,46 +50,20 @@ def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptio
     joints = max(widest, len(joint_names))
     if not joints:
         raise StoreError("nothing to export as YOLO pose: no instance carries keypoints")
-    flip = registry_flip(tables0["categories"], cat_ids, joints)
-    if flip is None:
-        flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
+    flip = yolo_flip(tables0["categories"], cat_ids, joint_names, where, joints)
     class_of = {c: i for i, c in enumerate(cat_ids)}
     written = []
+    total = sum(len(t["images"]) for t in parts.values())
+    done = 0
     for split, tables in parts.items():
         if progress:
-            progress(f"writing labels/{split}", -1, -1)
-        images = tables["images"]
-        widths = images["width"].to_pylist()
-        heights = images["height"].to_pylist()
-        files = images["file_name"].to_pylist()
-        unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
-        folder = image_dirs.get(split)
-        for i in unknown:  # sizes from the image headers, where the images are known
-            path = relative_inside(files[i], folder) if folder else None
-            size = image_size(path) if path else None
-            if size:
-                widths[i], heights[i] = size
-        still = [files[i] for i in unknown if not widths[i] or not heights[i]]
-        if still:
-            raise StoreError(
-                f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
-                f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
-            )
-        tables = {
-            **tables,
-            "images": images.set_column(
-                images.schema.get_field_index("width"), "width", pa.array(widths, pa.int64())
-            ),
-        }
-        tables["images"] = tables["images"].set_column(
-            tables["images"].schema.get_field_index("height"),
-            "height",
-            pa.array(heights, pa.int64()),
-        )
-        line_image, lines, crowd, outside = label_lines(tables, class_of, joints, where)
-        order = np.argsort(line_image, kind="stable")
-        line_image = line_image[order]
-        lines = [lines[k] for k in order]
+            progress(f"labels for {split}", done, total)
+        tables = _with_sizes(tables, split, image_dirs.get(split))
+        labels = label_lines(tables, class_of, joints, where)
+        order = np.argsort(labels.image_id, kind="stable")
+        line_image = labels.image_id[order]
+        lines = [labels.lines[k] for k in order]
+        files = tables["images"]["file_name"].to_pylist()
         ids = tables["images"]["image_id"].to_numpy()
         starts = np.searchsorted(line_image, ids, side="left")
         stops = np.searchsorted(line_image, ids, side="right")
@@ -96,13 +71,18 @@ def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptio
         # (one written after the other would overwrite it)
         by_target: dict[Path, list[str]] = {}
         for name, a, b in zip(files, starts, stops):
-            target = safe_relative(f"labels/{split}/{label_path(name)}", out)
+            target = safe_relative(label_path(split, name), out)
             by_target.setdefault(target, []).extend(lines[a:b])
         shared = len(files) - len(by_target)
-        for target, label in by_target.items():
+        for k, (target, label) in enumerate(by_target.items(), 1):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(line + "\n" for line in label))
             written.append(target)
+            if progress and k % 2000 == 0:
+                progress(f"labels for {split}", done + k, total)
+        done += len(files)
+        if progress:
+            progress(f"labels for {split}", done, total)
         if shared:
             warnings.warn(
                 SourceWarning(
@@ -111,14 +91,8 @@ def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptio
                 ),
                 stacklevel=2,
             )
-        if crowd or outside:
-            warnings.warn(
-                SourceWarning(
-                    f"split {split}: {crowd} crowd annotations left out; {outside} joints outside "
-                    "their image written as 0 0 0"
-                ),
-                stacklevel=2,
-            )
+        if said := labels.left_out():
+            warnings.warn(SourceWarning(f"split {split}: {said}"), stacklevel=2)
     if len(parts) == 1:
         warnings.warn(
             SourceWarning(
@@ -141,28 +115,74 @@ def write(parts: SplitTables, meta: DatasetMeta, out: Path, options: ExportOptio
     return [yaml, *written]
 
 
+def _with_sizes(tables: schema.Tables, split: str, folder: Path | None) -> schema.Tables:
+    """The split's tables with every image's width and height, read from the image files
+    where the source gave none; an image whose size stays unknown is an error (YOLO
+    normalises by it)."""
+    images = tables["images"]
+    widths = images["width"].to_pylist()
+    heights = images["height"].to_pylist()
+    files = images["file_name"].to_pylist()
+    unknown = [i for i, (w, h) in enumerate(zip(widths, heights)) if not w or not h]
+    for i in unknown:  # sizes from the image headers, where the images are known
+        path = relative_inside(files[i], folder) if folder else None
+        size = image_size(path) if path else None
+        if size:
+            widths[i], heights[i] = size
+    still = [files[i] for i in unknown if not widths[i] or not heights[i]]
+    if still:
+        raise StoreError(
+            f"YOLO normalises by image size, and {len(still)} images of split {split!r} have none "
+            f"(e.g. {still[0]!r}); pass --image-root so posestore can read it from the image files"
+        )
+    for column, value in (("width", widths), ("height", heights)):
+        images = images.set_column(
+            images.schema.get_field_index(column), column, pa.array(value, pa.int64())
+        )
+    return {**tables, "images": images}
+
+
 def flip_index(names: list[str]) -> list[int]:
-    """For each joint, the index of its mirror image (``left_wrist`` ↔ ``right_wrist``), or itself."""
-    index = {n: i for i, n in enumerate(names)}
+    """For each joint, the index of its mirror image (``left_wrist`` ↔ ``right_wrist``), or itself.
+
+    Names are compared with case, spaces and hyphens aside, so ``left elbow`` pairs with
+    ``right_elbow`` (a real CVAT skeleton spells them so)."""
+    index = {_plain(n): i for i, n in enumerate(names)}
     out = []
     for i, name in enumerate(names):
         mirrored = re.sub(r"(?i)(left|right)", lambda m: _swap(m.group(0)), name)
-        out.append(index.get(mirrored, i))
+        out.append(index.get(_plain(mirrored), i))
     return out
 
 
-def registry_flip(categories: pa.Table, category_ids: list[int], joints: int) -> list[int] | None:
-    """``flip_idx`` from the registry's mirror joints, where one category with known mirrors
-    fills the whole joint space; else None."""
+def _plain(name: str) -> str:
+    return re.sub(r"[\s_-]+", "_", name.strip().lower())
+
+
+def yolo_flip(
+    categories: pa.Table,
+    category_ids: list[int],
+    joint_names: list[str],
+    where: dict[int, np.ndarray],
+    joints: int,
+) -> list[int]:
+    """``flip_idx`` over the shared joint space: each category's mirror joints from the
+    registry where it knows them (placed at the category's columns of the space), else
+    mirrors found by joint name; a joint with neither is its own mirror."""
     from posestore.joint_meaning import registry_flips
 
+    flip = flip_index(joint_names) if len(joint_names) == joints else list(range(joints))
     flips = registry_flips(categories)
-    mine = [flips[c] for c in category_ids if c in flips]
-    return (
-        [int(f) for f in mine[0]]
-        if len(category_ids) == 1 and mine and len(mine[0]) == joints
-        else None
-    )
+    for c in category_ids:
+        mirror = flips.get(c)
+        if mirror is None:
+            continue
+        columns = where.get(c, np.arange(len(mirror)))  # unnamed joints stay positional
+        if len(columns) != len(mirror) or len(columns) > joints:
+            continue
+        for j, f in enumerate(mirror):
+            flip[int(columns[j])] = int(columns[f])
+    return flip
 
 
 def registry_sigmas(categories: pa.Table, category_ids: list[int]) -> list[float] | None:
@@ -211,13 +231,43 @@ def yolo_classes(
     return [c["category_id"] for c in cats], [c["name"] for c in cats], list(space), where
 
 
+@dataclass
+class Labels:
+    """A split's label lines, and what was left out of them (each reported with its count)."""
+
+    image_id: np.ndarray  # per line: the image it belongs to
+    lines: list[str]
+    crowd: int  # crowd annotations (Ultralytics' own converter leaves them out too)
+    empty_box: int  # boxes empty once clipped to the image (or none, and no labelled joint)
+    unknown_category: int  # instances of a category the dataset does not declare
+    outside: int  # labelled joints outside their image, written as 0 0 0
+
+    def left_out(self) -> str:
+        """What was left out, in words: '' when nothing was."""
+        parts = [
+            f"{n:,} {what}"
+            for n, what in (
+                (self.crowd, "crowd annotations"),
+                (self.empty_box, "instances whose box is empty once clipped to the image"),
+                (self.unknown_category, "instances of an undeclared category"),
+            )
+            if n
+        ]
+        said = f"{', '.join(parts)} left out" if parts else ""
+        if self.outside:
+            said += ("; " if said else "") + (
+                f"{self.outside:,} joints outside their image written as 0 0 0"
+            )
+        return said
+
+
 def label_lines(
     tables: schema.Tables,
     class_of: dict[int, int],
     joints: int,
     where: dict[int, np.ndarray] | None = None,
-) -> tuple[np.ndarray, list[str], int, int]:
-    """(image_id per line, lines, crowd instances left out, joints set to 0 0 0 outside the image).
+) -> Labels:
+    """The label lines of a split's instances, and the counts of what was left out.
 
     ``where[category_id][j]`` is the column of the category's joint ``j`` in the shared space."""
     inst = tables["instances"]
@@ -227,7 +277,7 @@ def label_lines(
     crowd = len(tables["instances"]) - len(inst)
     n = len(inst)
     if n == 0:
-        return np.zeros(0, np.int64), [], crowd, 0
+        return Labels(np.zeros(0, np.int64), [], crowd, 0, 0, 0)
     pos = schema.positions(images["image_id"].to_numpy(), inst["image_id"].to_numpy())
     width = images["width"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
     height = images["height"].to_numpy(zero_copy_only=False).astype(np.float64)[pos]
@@ -301,14 +351,32 @@ def label_lines(
     columns = [pa.array(cls[ok]).cast(pa.string())]
     columns += [pa.array(norm[:, k]).cast(pa.string()) for k in range(norm.shape[1])]
     lines = pc.binary_join_element_wise(*columns, " ").to_pylist()
-    return inst["image_id"].to_numpy()[ok], lines, crowd, outside
+    unknown = cls < 0
+    return Labels(
+        inst["image_id"].to_numpy()[ok],
+        lines,
+        crowd,
+        int((~has_box & ~unknown).sum()),
+        int(unknown.sum()),
+        outside,
+    )
 
 
-def label_path(file_name: str) -> PurePosixPath:
-    """``labels/…`` mirrors ``images/…``: the image's relative path with a .txt suffix."""
+def label_path(split: str, file_name: str) -> str:
+    """Where Ultralytics looks for the label of the image exported to
+    ``images/<split>/<file_name>``, relative to OUT.
+
+    Ultralytics' ``img2label_paths`` (ultralytics/data/utils.py) swaps the image path's
+    *last* ``/images/`` for ``/labels/`` and what follows its last ``.`` for ``.txt``; so
+    ``labels/<split>/…`` mirrors ``images/<split>/…`` unless the file name holds an
+    ``images/`` folder itself (PoseTrack: ``images/val/000342/000000.jpg``), whose label then
+    sits beside it under ``images/<split>/…/labels/``, where Ultralytics reads it.
+    """
     from . import _relative_name
 
-    return _relative_name(file_name).with_suffix(".txt")
+    image = f"/images/{split}/{_relative_name(file_name).as_posix()}"
+    head, _, tail = image.rpartition("/images/")
+    return (f"{head}/labels/{tail}".rsplit(".", 1)[0] + ".txt").lstrip("/")
 
 
 def data_yaml(

@@ -17,7 +17,7 @@ import pytest
 from conftest import CASES, real_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from posestore.ingest import jsonspans
+from posestore.ingest import coco, jsonspans
 from posestore.ingest.coco import parse_document, parse_json, read_coco_document
 
 from posestore import synthetic
@@ -31,6 +31,7 @@ REAL = real_params("coco_keypoints", "*.json") + real_params("cvat_coco", "*.jso
 def cut_small_documents(monkeypatch):
     monkeypatch.setattr(jsonspans, "_MIN_SIZE", 0)
     monkeypatch.setattr(jsonspans, "_CHUNK", 4096)  # many stretches even in small files
+    monkeypatch.setattr(coco, "_SLICE", 3)  # annotations parsed a few records at a time
 
 
 def _tables(data: bytes, cut: bool) -> dict:

@@ -11,8 +11,9 @@
    (``posestore sql``, a process per query, ``--json`` and ``--csv`` in turn), the Python API
    (one ``Store``), plain DuckDB and Polars over the Hive folders (promised only that each
    table's folder of a dataset changes at once: a mix across tables is counted apart from
-   a count no version has), plain DuckDB on ``images`` alone, and DuckDB over the lists
-   ``Store.files(table)`` returns (a call per table).
+   a count no version has), plain DuckDB on ``images`` alone, DuckDB over the lists
+   ``Store.files(table)`` returns (a call per table), and ``Store.export`` in a loop (each
+   OUT must equal one version's export, made beforehand from a store of its own).
 2. Concurrent writers: rounds of two ``posestore ingest`` processes of different datasets into
    one store (each round alternates between two versions of each), then rounds of two of
    the same dataset (whole-dataset ingests and ``--split`` ingests): every exit 0 or one
@@ -249,19 +250,22 @@ READERS = {
     "duckdb-images": "(d) plain DuckDB over the Hive folders (`images` alone)",
     "polars": "(c') plain Polars over the Hive folders (5 tables, `collect_all`)",
     "files": "(e) DuckDB over `Store.files(table)`, a call per table",
+    "export": "(f) `Store.export('d', OUT)` in a loop, one `Store`: OUT equals one version's export",
 }
 HIVE_READERS = ("duckdb", "polars")
 """Readers promised a dataset's folder of one table at a time, not several tables at once."""
 
 
-def _reader(kind: str, root: str, seconds: float, known: list[Row], queue) -> None:
-    """Read ``d`` for ``seconds`` and judge every answer against the versions ``known``."""
+def _reader(
+    kind: str, root: str, seconds: float, known: list[Row], exports: list[dict], queue
+) -> None:
+    """Read ``d`` for ``seconds`` and judge every answer against the versions ``known``
+    (an export: against each version's export, ``exports``)."""
     import warnings
 
     warnings.simplefilter("ignore")
     root_path = Path(root)
     tally = Tally()
-    known_set = set(known)
     per_column = [{k[i] for k in known} for i in range(5)]
     read: Callable[[], Row]
     store = None
@@ -295,6 +299,7 @@ def _reader(kind: str, root: str, seconds: float, known: list[Row], queue) -> No
             return tuple(con.sql(query).fetchall()[0])
 
     elif kind == "polars":
+        os.environ["RUST_BACKTRACE"] = "0"  # a panic is counted, not printed at length
         import polars as pl
 
         def scan(table: str):
@@ -326,6 +331,21 @@ def _reader(kind: str, root: str, seconds: float, known: list[Row], queue) -> No
             scans = {t: f"read_parquet({store.files(t)})" for t in ROW_TABLES}
             return tuple(con.sql(row_sql("d", scans)).fetchall()[0])
 
+    elif kind == "export":
+        import posestore
+
+        store = posestore.open(root_path)
+        out = root_path.parent / "export-reader"
+
+        def read() -> Row:
+            shutil.rmtree(out, ignore_errors=True)
+            store.export("d", out)
+            got = tree(out)
+            if got in exports:
+                return known[exports.index(got)]
+            same = {f: [k for k, e in enumerate(exports) if e.get(f) == h] for f, h in got.items()}
+            return ("no version's export; per file, the versions it equals:", same)
+
     else:
         raise ValueError(kind)
 
@@ -343,7 +363,7 @@ def _reader(kind: str, root: str, seconds: float, known: list[Row], queue) -> No
         if kind == "duckdb-images":
             if row[0] not in per_column[1]:
                 tally.add("mixed", f"images {row[0]}, versions have {sorted(per_column[1])}")
-        elif row not in known_set:
+        elif row not in known:
             within = any(row[i] not in per_column[i] for i in range(5))
             if kind in HIVE_READERS and not within:
                 tally.add("cross-table", str(row))
@@ -387,13 +407,21 @@ def readers_during_reingest(work: Path, seconds: float, readers: list[str]) -> d
     ]
     known = [v.row for v in versions]
     assert len(set(known)) == 3
+    exports = []  # each version's export, from a store of its own
+    for k, v in enumerate(versions):
+        scratch = posestore.open(work / f"reference{k}")
+        scratch.ingest(v.path, dataset="d")
+        scratch.export("d", work / f"reference{k}-export")
+        scratch.close()
+        exports.append(tree(work / f"reference{k}-export"))
+    assert len({json.dumps(e, sort_keys=True) for e in exports}) == 3
     store = posestore.open(root)
     store.ingest(versions[0].path, dataset="d")
     store.close()
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     procs = [
-        ctx.Process(target=_reader, args=(kind, str(root), seconds, known, queue))
+        ctx.Process(target=_reader, args=(kind, str(root), seconds, known, exports, queue))
         for kind in readers
     ]
     procs.append(

@@ -12,7 +12,7 @@
    (one ``Store``), plain DuckDB and Polars over the Hive folders (promised only that each
    table's folder of a dataset changes at once: a mix across tables is counted apart from
    a count no version has), plain DuckDB on ``images`` alone, DuckDB over the lists
-   ``Store.files(table)`` returns (a call per table), and ``Store.export`` in a loop (each
+   one held version's files (``store.snapshot.files(table)``), and ``Store.export`` in a loop (each
    OUT must equal one version's export, made beforehand from a store of its own).
 2. Concurrent writers: rounds of two ``posestore ingest`` processes of different datasets into
    one store (each round alternates between two versions of each), then rounds of two of
@@ -249,7 +249,7 @@ READERS = {
     "duckdb": "(c) plain DuckDB over the Hive folders (5 tables, one query)",
     "duckdb-images": "(d) plain DuckDB over the Hive folders (`images` alone)",
     "polars": "(c') plain Polars over the Hive folders (5 tables, `collect_all`)",
-    "files": "(e) DuckDB over `Store.files(table)`, a call per table",
+    "files": "(e) DuckDB over one held version's files (`store.snapshot.files(table)`)",
     "export": "(f) `Store.export('d', OUT)` in a loop, one `Store`: OUT equals one version's export",
 }
 HIVE_READERS = ("duckdb", "polars")
@@ -333,7 +333,8 @@ def _reader(
         con = duckdb.connect()
 
         def read() -> Row:
-            scans = {t: f"read_parquet({store.files(t)})" for t in ROW_TABLES}
+            snap = store.snapshot  # one version for every table of the query
+            scans = {t: f"read_parquet({[str(f) for f in snap.files(t)]})" for t in ROW_TABLES}
             return tuple(con.sql(row_sql("d", scans)).fetchall()[0])
 
     elif kind == "export":
@@ -591,7 +592,7 @@ def writers_of_one_dataset(work: Path, rounds: int) -> Tally:
         store = posestore.open(root)
         seen = split_state(store, "d")
         row = tuple(store.sql(row_sql("d")).fetchall()[0])
-        meta_splits = sorted(store.dataset_info("d")["metadata"].get("splits", {}))
+        meta_splits = sorted(store.dataset_info("d")["metadata"].splits)
         store.close()
         failed = False
         if seen not in allowed:

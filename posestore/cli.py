@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from posestore.errors import PoseStoreError, StoreError
+from posestore.errors import PoseStoreError, StoreDamaged, StoreError
 
 DESCRIPTION = (
     "A columnar analytics store for pose datasets. Ingest COCO keypoints (and PoseSOR, CVAT, "
@@ -46,14 +47,28 @@ def _console(stderr: bool = False):
 def _handled():
     """Our errors as one line and exit 1; warnings as one line each."""
 
+    damaged: list[StoreDamaged] = []  # said at the end, unless the error names the dataset
+
     def show(message, category, filename, lineno, file=None, line=None):
-        _line("warning", str(message))
+        if isinstance(message, StoreDamaged):
+            damaged.append(message)
+        else:
+            _line("warning", str(message))
+
+    def said(error: str = "") -> None:
+        for w in damaged:
+            if f"dataset {w.dataset!r}" not in error:
+                _line("warning", str(w))
 
     old = warnings.showwarning
     warnings.showwarning = show
+    filters = warnings.filters[:]
+    warnings.simplefilter("always", StoreDamaged)  # each command says it again
     try:
         yield
+        said()
     except PoseStoreError as e:
+        said(str(e))
         _line("error", str(e))
         raise SystemExit(1) from None
     except OSError as e:  # the store's folder or a file the command was given, unusable
@@ -63,11 +78,19 @@ def _handled():
     except MemoryError:
         _line("error", "out of memory; nothing was committed, the store is as it was")
         raise SystemExit(1) from None
+    except Exception as e:  # an engine that could not read a file of the store: name it
+        line = damage_line(str(e))
+        if line is None:
+            raise
+        said(line)
+        _line("error", line)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         _line("error", "interrupted; the store is unchanged")
         raise SystemExit(130) from None
     finally:
         warnings.showwarning = old
+        warnings.filters[:] = filters
 
 
 def _store_path(args) -> Path:
@@ -270,9 +293,42 @@ def cmd_sql(args) -> int:
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - DuckDB's first line says what is wrong
+        damaged = damage_line(str(e))
+        if damaged is not None:
+            raise StoreError(damaged) from None
+        if _reading_failed(e):
+            raise StoreError(
+                f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
+                "names the damaged dataset and file"
+            ) from None
         raise SelectionError(_duckdb_message(e)) from None
     _print_table(columns, shown[: args.limit], more=len(shown) > args.limit)
     return 0
+
+
+_DATA_FILE = re.compile(r"(\S*?\.posestore/data/[^/\s]+/([a-z_]+)/dataset=([^/\s]+)/[^\s'\"]+)")
+
+
+def damage_line(message: str) -> str | None:
+    """An engine's error that names a data file of the store, as one line naming the dataset
+    and table (None for any other error)."""
+    found = _DATA_FILE.search(message)
+    if found is None:
+        return None
+    path, table, dataset = found.groups()
+    first = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    return (
+        f"store damaged: dataset {dataset!r}, table {table}: {path} cannot be read ({first}); "
+        f"`posestore check` lists the damage; re-ingest the dataset or `posestore rm {dataset}`"
+    )
+
+
+def _reading_failed(e: Exception) -> bool:
+    """A DuckDB error from decoding a file, not from the query (Thrift, decompression…)."""
+    text = str(e)
+    return type(e).__name__ in {"IOException", "InternalException"} or any(
+        word in text for word in ("TProtocolException", "decompression", "Corrupt", "corrupt")
+    )
 
 
 def _duckdb_message(e: Exception) -> str:
@@ -381,6 +437,47 @@ def cmd_validate(args) -> int:
     else:
         _print_findings(report)
     return 1 if report["errors"] else 0
+
+
+def cmd_check(args) -> int:
+    from posestore.check import check, relink
+
+    root = _store_path(args)
+    if not root.is_dir():
+        from posestore.layout import no_store
+
+        raise StoreError(no_store(root))
+    with _progress() as progress:
+        done = check(root, deep=not args.quick, datasets=args.dataset or None, progress=progress)
+    if args.relink and done.ok is False:
+        hive = [d for d in done.damage if "--relink" in d.what]
+        if hive and len(hive) == len(done.damage):
+            relink(root)
+            print(f"linked the Hive folders again ({len(hive)} were out of date)")
+            done = check(root, deep=False, datasets=args.dataset or None)
+    if args.json:
+        import orjson
+
+        doc = {
+            "store": str(root), "version": done.version, "datasets": done.datasets,
+            "files": done.files, "bytes": done.bytes, "rows": done.rows, "deep": done.deep,
+            "damage": [vars(d) for d in done.damage],
+        }  # fmt: skip
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return 0 if done.ok else 1
+    read = "every page decoded" if done.deep else "footers only (--quick)"
+    summary = (
+        f"version {done.version}: {done.datasets:,} dataset{'' if done.datasets == 1 else 's'}, {done.files:,} files, "
+        f"{done.bytes / 2**20:,.1f} MiB, {done.rows:,} rows read ({read})"
+    )
+    if done.ok:
+        print(f"{summary}: nothing damaged")
+        return 0
+    for d in done.damage:
+        print(f"damaged: {d.line()}")
+    print(f"{summary}: {len(done.damage):,} damaged")
+    return 1
 
 
 def _print_findings(report: dict) -> None:
@@ -641,6 +738,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", help="the source's format, if it cannot be told")
     p.add_argument("--split", help="one split or split list of a dataset of the store")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    p = command(
+        "check", cmd_check, "report what is damaged in the store (by hand or by a disk)",
+        "Check the current version: every file it lists is there, the size it was committed at, "
+        "and reads (every page decoded and its checksum verified, unless --quick); the catalog "
+        "has one row per dataset whose counts equal the tables' rows; the Hive folders other "
+        "engines read hold the current version's files. Exit code 1 when something is damaged.",
+        example="posestore check",
+    )  # fmt: skip
+    p.add_argument("dataset", nargs="*", help="the datasets to check [default: all]")
+    p.add_argument("--quick", action="store_true", help="read the files' footers, not every page")
+    p.add_argument(
+        "--relink",
+        action="store_true",
+        help="when the Hive folders are all that is wrong, link them to the current version again",
+    )
+    p.add_argument("--json", action="store_true", help="print what was checked and found as JSON")
 
     p = command(
         "eval", cmd_eval, "COCO keypoint evaluation of predictions against their ground truth",

@@ -29,6 +29,65 @@ def create_views(
     ``scope`` ``(dataset, split, is_partition)`` narrows the split tables to one dataset's
     split partition or split list (``xview_val``), so every view and query sees only it.
     """
+    import duckdb
+
+    while True:
+        try:
+            made = _create_views(con, snap, empty_table, scope)
+            if made and not _catalog_rows_missing(con, snap):
+                return True
+            if not made:
+                return False
+        except duckdb.Error as e:
+            # a file whose footer cannot be read fails the view: its dataset is left out
+            named = damaged_file(snap, str(e))
+            if named is None:
+                raise
+            table, dataset, path = named
+            snap.mark_damaged(dataset, table, path, f"cannot be read ({_first_line(e)})")
+
+
+def _catalog_rows_missing(con, snap: snapshots.Snapshot) -> bool:
+    """Mark the datasets with files but no catalog row (their ``datasets`` file gone from
+    the manifest, or holding no row): True when there were any (the views are made again)."""
+    listed = {d for entries in snap.tables.values() for d in entries} - set(snap.damaged)
+    files = snap.files("datasets")
+    if not files:
+        have: set[str] = set()
+    else:  # the files, not the view: a scoped view shows one dataset
+        query = f"SELECT DISTINCT dataset FROM read_parquet({_file_list(files)})"
+        have = {row[0] for row in con.execute(query).fetchall()}
+    missing = sorted(listed - have)
+    for name in missing:
+        tables = [t for t, entries in sorted(snap.tables.items()) if name in entries]
+        catalog = snap.files("datasets", name)
+        snap.mark_damaged(
+            name,
+            "datasets",
+            catalog[0] if catalog else None,
+            f"has no row for it (its files in {', '.join(tables)})",
+        )
+    return bool(missing)
+
+
+def damaged_file(snap: snapshots.Snapshot, message: str) -> tuple[str, str, Path] | None:
+    """The file of ``snap`` an engine's error message names, as ``(table, dataset, path)``."""
+    for table, dataset, path, _ in snap.entries():
+        if str(path) in message and dataset not in snap.damaged:
+            return table, dataset, path
+    return None
+
+
+def _first_line(e: Exception) -> str:
+    return next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+
+
+def _create_views(
+    con,
+    snap: snapshots.Snapshot,
+    empty_table: Callable | None,
+    scope: tuple[str, str | None, bool] | None,
+) -> bool:
     root = snap.root
     missing = [t for t in TABLES if not snap.has(t)]
     if any(not empty_file(root, t).is_file() for t in missing) and empty_table is None:

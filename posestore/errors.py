@@ -51,3 +51,12 @@ class StoreError(PoseStoreError):
 
 class SelectionError(PoseStoreError):
     """A --where predicate or --query did not select images (bad SQL, wrong columns)."""
+
+
+class StoreDamaged(UserWarning):
+    """A dataset of the store is damaged (a file gone, cut or unreadable, its catalog row
+    missing): it is left out of every answer, and the others are served."""
+
+    def __init__(self, message: str, dataset: str) -> None:
+        super().__init__(message)
+        self.dataset = dataset

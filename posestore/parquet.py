@@ -36,6 +36,7 @@ def write_part(
         path,
         compression="zstd",
         compression_level=ZSTD_LEVEL,
+        write_page_checksum=True,  # `posestore check` finds a flipped bit in any page
         store_schema=False,
         use_dictionary=[
             leaf for name, paths in leaves.items() for leaf in paths if leaf not in encoding

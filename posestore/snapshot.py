@@ -16,9 +16,11 @@ import fcntl
 import json
 import os
 import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
-from posestore.errors import StoreError
+from posestore.errors import StoreDamaged, StoreError
 from posestore.layout import DATA_DIR, META_DIR, SNAPSHOT_DIR
 
 _NAME = re.compile(r"(\d{12})\.json")
@@ -57,12 +59,69 @@ class Snapshot:
         self.seq = seq
         self.tables = tables
         self._fd: int | None = None
+        self.damaged: dict[str, str] = {}
+        """Datasets found damaged, with the first damage found: left out of ``datasets``,
+        ``has`` and ``files``, so every read serves the others (the writer's ``tables`` keep
+        them, for a re-ingest or ``rm`` to replace)."""
 
     def datasets(self) -> list[str]:
-        return sorted(self.tables.get("datasets", {}))
+        return sorted(d for d in self.tables.get("datasets", {}) if d not in self.damaged)
 
     def has(self, table: str) -> bool:
-        return any(entry["files"] for entry in self.tables.get(table, {}).values())
+        return any(
+            entry["files"]
+            for name, entry in self.tables.get(table, {}).items()
+            if name not in self.damaged
+        )
+
+    def entries(self) -> Iterator[tuple[str, str, Path, int | None]]:
+        """Every file this version lists, damaged datasets' too: ``(table, dataset, path,
+        bytes)``, ``bytes`` the size at the commit (None in versions that did not say)."""
+        for table, datasets in sorted(self.tables.items()):
+            for name, entry in sorted(datasets.items()):
+                base = data_folder(self.root, entry["dir"], table, name)
+                sizes = entry.get("bytes") or [None] * len(entry["files"])
+                for f, size in zip(entry["files"], sizes, strict=True):
+                    yield table, name, base / f, size
+
+    def mark_damaged(self, dataset: str, table: str, path: Path | None, what: str) -> None:
+        """Leave ``dataset`` out of every read of this version, and say so once."""
+        if dataset in self.damaged:
+            return
+        where = f" {os.path.relpath(path, self.root)}" if path is not None else ""
+        self.damaged[dataset] = f"{table}:{where} {what}"
+        warnings.warn(
+            StoreDamaged(
+                f"store damaged: dataset {dataset!r} is left out of every answer "
+                f"({self.damaged[dataset]}); `posestore check` lists the damage; re-ingest "
+                f"the dataset or `posestore rm {dataset}`",
+                dataset,
+            ),
+            stacklevel=2,
+        )
+
+    def check_sizes(self) -> None:
+        """Mark the datasets whose files are gone or no longer the size they were committed
+        at (a stat per file: cheap enough for every hold), and those without a catalog file."""
+        catalogued = set(self.tables.get("datasets", {}))
+        listed = {name for entries in self.tables.values() for name in entries}
+        for name in sorted(listed - catalogued):
+            tables = [t for t, e in sorted(self.tables.items()) if name in e]
+            self.mark_damaged(
+                name, "datasets", None, f"has no row for it (its files in {', '.join(tables)})"
+            )
+        for table, name, path, size in self.entries():
+            if name in self.damaged:
+                continue
+            try:
+                have = os.stat(path).st_size
+            except FileNotFoundError:
+                self.mark_damaged(name, table, path, "is missing")
+                continue
+            if size is not None and have != size:
+                self.mark_damaged(
+                    name, table, path, f"is {have:,} bytes, {size:,} when it was committed"
+                )
 
     def folder(self, table: str, dataset: str) -> Path:
         """Where the dataset's files of ``table`` live in this version."""
@@ -73,7 +132,7 @@ class Snapshot:
         """The table's live files (of one dataset, of one of its split partitions)."""
         out = []
         for name, entry in sorted(self.tables.get(table, {}).items()):
-            if dataset is not None and name != dataset:
+            if (dataset is not None and name != dataset) or name in self.damaged:
                 continue
             base = data_folder(self.root, entry["dir"], table, name)
             for f in entry["files"]:
@@ -90,6 +149,17 @@ class Snapshot:
         self.release()
 
 
+def owner(root: Path, path: Path) -> tuple[str, str] | None:
+    """The table and dataset a data file of the store belongs to (None for another file)."""
+    try:
+        parts = Path(path).relative_to(Path(root) / META_DIR / DATA_DIR).parts
+    except ValueError:
+        return None
+    if len(parts) < 3 or not parts[2].startswith("dataset="):
+        return None
+    return parts[1], parts[2].split("=", 1)[1]
+
+
 def data_folder(root: Path, txn: str, table: str, dataset: str) -> Path:
     return Path(root) / META_DIR / DATA_DIR / txn / table / f"dataset={dataset}"
 
@@ -98,8 +168,26 @@ def read(root: Path, seq: int) -> Snapshot:
     """Snapshot ``seq`` without a lock (for the writer, which holds the store's lock)."""
     if seq == 0:
         return Snapshot(root, 0, {})
-    doc = json.loads(snapshot_path(root, seq).read_bytes())
-    return Snapshot(root, seq, doc["tables"])
+    path = snapshot_path(root, seq)
+    return Snapshot(root, seq, _tables(path, path.read_bytes()))
+
+
+def _tables(path: Path, data: bytes) -> dict[str, dict[str, dict]]:
+    """A manifest's tables, or one line saying it is damaged."""
+    try:
+        tables = json.loads(data)["tables"]
+        for datasets in tables.values():
+            for entry in datasets.values():
+                if not (isinstance(entry["dir"], str) and isinstance(entry["files"], list)):
+                    raise TypeError("an entry without a folder and a file list")
+                if len(entry.get("bytes") or entry["files"]) != len(entry["files"]):
+                    raise TypeError("an entry whose sizes are not one per file")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise StoreError(
+            f"store damaged: its current version {path} is not a readable manifest ({e}); "
+            "no dataset can be served; `posestore check` lists the damage"
+        ) from None
+    return tables
 
 
 def current(root: Path) -> Snapshot:
@@ -117,9 +205,13 @@ def current(root: Path) -> Snapshot:
         if os.fstat(fd).st_nlink == 0:  # vacuumed before the lock was taken
             os.close(fd)
             continue
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            doc = json.loads(fh.read())
-        snap = Snapshot(root, seq, doc["tables"])
+        try:
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                snap = Snapshot(root, seq, _tables(snapshot_path(root, seq), fh.read()))
+        except BaseException:
+            os.close(fd)
+            raise
         snap._fd = fd
+        snap.check_sizes()
         return snap
     raise StoreError(f"{root}: no snapshot could be held (the store changes too fast)")

@@ -86,6 +86,10 @@ def open(path: str | os.PathLike | None = None, create: bool = True) -> Store:  
     return Store(root)
 
 
+class _Unreadable(Exception):
+    """A part file of this dataset could not be read; the dataset is now marked damaged."""
+
+
 def _one_version(method: Callable) -> Callable:
     """A read of several steps (an export, stats, a view…) reads one version throughout: the
     newest when it begins, whatever commits land meanwhile."""
@@ -177,8 +181,18 @@ class Store:
     # -- catalog --------------------------------------------------------------
 
     def datasets(self) -> pa.Table:
-        """The ``datasets`` table (one row per dataset)."""
-        return self._read("datasets")
+        """The ``datasets`` table (one row per dataset). A dataset with files but no catalog
+        row is damaged: left out, and said (``StoreDamaged``), as is one whose files' footers
+        do not read (binding the views reads every footer)."""
+        self.connection  # noqa: B018 - finds them
+        rows = self._read("datasets")
+        snap = self.snapshot
+        if snap.damaged:
+            rows = rows.filter(pc.invert(pc.is_in(rows["dataset"], pa.array(list(snap.damaged)))))
+        return rows
+
+    def _damage(self, dataset: str) -> str:
+        return f"dataset {dataset!r} is damaged ({self.snapshot.damaged[dataset]})"
 
     def dataset_names(self) -> list[str]:
         return self.snapshot.datasets()
@@ -196,13 +210,39 @@ class Store:
     def dataset_info(self, dataset: str) -> dict:
         """The dataset's ``datasets`` row as a dict, its ``metadata`` a ``DatasetMeta``."""
         check_name(dataset)
+        if dataset in self.snapshot.damaged:
+            raise StoreError(
+                f"{self._damage(dataset)}; `posestore check` lists the damage; re-ingest it or "
+                f"`posestore rm {dataset}`"
+            )
         files = self.snapshot.files("datasets", dataset)
         if not files:
             known = ", ".join(self.dataset_names()) or "none"
             raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
-        row = pq.read_table(files[0]).to_pylist()[0]
+        rows = self._read_file(files[0]).to_pylist()
+        if len(rows) != 1 or rows[0]["dataset"] != dataset:
+            self.snapshot.mark_damaged(
+                dataset, "datasets", files[0], f"holds {len(rows)} rows, not its one catalog row"
+            )
+            return self.dataset_info(dataset)
+        row = rows[0]
         row["metadata"] = DatasetMeta.from_json(row["metadata"])
         return row
+
+    def _read_file(self, path: Path) -> pa.Table:
+        """One part file of the current version; a file that cannot be read marks its dataset
+        damaged and raises ``_Unreadable`` (the caller reads again without it)."""
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowException, OSError) as e:
+            named = snapshots.owner(self.root, path)
+            if named is None:
+                raise
+            reason = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+            self.snapshot.mark_damaged(named[1], named[0], path, f"cannot be read ({reason})")
+            if self._con is not None:
+                self._bind()  # the views leave it out too
+            raise _Unreadable(named[1]) from None
 
     def _read(
         self,
@@ -213,11 +253,18 @@ class Store:
     ) -> pa.Table:
         """A table (or one dataset's, one split's) as Arrow, in stored order. With ``image_ids``
         each part file is filtered as it is read, so memory follows the selection."""
+        while image_ids is None:
+            files = self.snapshot.files(table, dataset, split)
+            try:
+                parts = [schema.conform(table, self._read_file(f)) for f in files]
+            except _Unreadable:
+                if dataset is not None:  # the dataset asked for is the damaged one
+                    self.dataset_info(dataset)
+                continue
+            return pa.concat_tables(parts) if parts else schema.empty(table)
         files = self.snapshot.files(table, dataset, split)
         if not files:
             return schema.empty(table)
-        if image_ids is None:
-            return pa.concat_tables(schema.conform(table, pq.read_table(f)) for f in files)
         known = {"dataset": dataset, "split": split}
         known = {
             k: v for k, v in known.items() if v is not None and k in schema.SCHEMAS[table].names
@@ -296,7 +343,14 @@ class Store:
                         root=str((source if source.is_dir() else source.parent).resolve()),
                         engine=engine,
                     )
-                    if plan.dataset in self.dataset_names():
+                    if split is not None:
+                        self.connection  # noqa: B018 - binding reads every footer: finds damage
+                    if plan.dataset in self.snapshot.damaged and split is not None:
+                        raise StoreError(
+                            f"{self._damage(plan.dataset)}: its other splits cannot be kept; "
+                            f"ingest the dataset whole, or `posestore rm {plan.dataset}` first"
+                        )
+                    if plan.dataset in (*self.dataset_names(), *self.snapshot.damaged):
                         written.replaced = "dataset"
                         if split is not None:
                             self._keep_other_splits(txn, written)
@@ -418,7 +472,9 @@ class Store:
     def rm(self, dataset: str) -> None:
         """Remove a dataset from every table, atomically."""
         with self._writing([dataset]):
-            self.dataset_info(dataset)
+            listed = {d for entries in self.snapshot.tables.values() for d in entries}
+            if dataset not in listed:  # a damaged one is removed all the same
+                self.dataset_info(dataset)  # says there is no such dataset
             txn = self._new_txn()
             with _disk_errors(self.root, txn), self._txns.discard_unless_committed(txn):
                 self._commit(txn, {dataset: []})

@@ -318,7 +318,11 @@ class Transactions:
                 for f in files:
                     (target / f).parent.mkdir(parents=True, exist_ok=True)
                     os.link(live / f, target / f)
-                tables.setdefault(table, {})[dataset] = {"dir": name, "files": files}
+                tables.setdefault(table, {})[dataset] = {
+                    "dir": name,
+                    "files": files,
+                    "bytes": _sizes(target, files),
+                }
         return self._write_snapshot(1, tables)
 
 
@@ -334,10 +338,15 @@ def apply(
             files = sorted(str(f.relative_to(folder)) for f in folder.rglob("*.parquet"))
             entries = out.setdefault(table, {})
             if files:
-                entries[dataset] = {"dir": txn, "files": files}
+                entries[dataset] = {"dir": txn, "files": files, "bytes": _sizes(folder, files)}
             elif not partial and table not in keep:
                 entries.pop(dataset, None)
     return {table: entries for table, entries in out.items() if entries}
+
+
+def _sizes(folder: Path, files: list[str]) -> list[int]:
+    """The files' sizes, kept in the manifest: a reader finds a cut or replaced file by a stat."""
+    return [os.stat(folder / f).st_size for f in files]
 
 
 def hive_name(file: str, txn: str) -> str:

@@ -102,7 +102,19 @@ def test_export_with_a_query_selects_images_by_their_instances(cli_store, cli):
     assert len(got["annotations"]) == sum(a["image_id"] in keep for a in doc["annotations"])
 
 
-COMMANDS = ("ingest", "ls", "rm", "sql", "stats", "validate", "eval", "skeleton", "export", "view")
+COMMANDS = (
+    "ingest",
+    "ls",
+    "rm",
+    "sql",
+    "stats",
+    "validate",
+    "check",
+    "eval",
+    "skeleton",
+    "export",
+    "view",
+)
 
 
 def test_help_explains_every_command(cli):

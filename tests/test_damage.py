@@ -1,0 +1,271 @@
+"""A store damaged by hand or by a disk: queries and ``ls`` name the damaged dataset and
+table and serve the others; ``posestore check`` reports the damage; ``rm`` or a re-ingest
+repairs it. Each kind of damage on a synthetic pair of datasets (a COCO file and a PYSKL
+pickle) and on a real one (val2017 and the NTU pickle of SOURCES.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from conftest import real_dir
+
+import posestore
+from posestore import snapshot as snapshots
+from posestore import synthetic
+from posestore.errors import StoreDamaged, StoreError
+
+HEALTHY, DAMAGED = "people", "clips"
+
+
+@pytest.fixture(params=["synthetic", pytest.param("real", marks=pytest.mark.real)])
+def pair(request, tmp_path_factory, monkeypatch):
+    """A store with a COCO dataset (kept whole) and a PYSKL one (to be damaged); the COCO
+    source's counts, read from its JSON."""
+    base = tmp_path_factory.mktemp("pair")
+    if request.param == "real":
+        coco = real_dir("coco_keypoints") / "person_keypoints_val2017.json"
+        clips = real_dir("pyskl") / "lzx_ntu60_hrnet.pkl"
+    else:
+        coco = synthetic.write_json(synthetic.coco_keypoints(25, seed=3), base / "people.json")
+        clips = synthetic.pyskl_pickle(base / "clips.pkl", synthetic.pyskl_clips(6, seed=3))
+    store = posestore.open(base / "store")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what the readers repair is tested elsewhere
+        store.ingest(coco, dataset=HEALTHY)
+        store.ingest(clips, dataset=DAMAGED)
+    store.close()
+    doc = json.loads(coco.read_bytes())
+    monkeypatch.setenv("POSESTORE_STORE", str(base / "store"))
+    return base / "store", {"images": len(doc["images"]), "instances": len(doc["annotations"])}
+
+
+def current(root: Path) -> snapshots.Snapshot:
+    return snapshots.read(root, snapshots.latest_seq(root))
+
+
+def a_file(root: Path, table: str) -> Path:
+    return current(root).files(table, DAMAGED)[0]
+
+
+def rewrite_manifest(root: Path, change) -> None:
+    path = snapshots.snapshot_path(root, snapshots.latest_seq(root))
+    doc = orjson.loads(path.read_bytes())
+    change(doc["tables"])
+    path.write_bytes(orjson.dumps(doc))
+
+
+def cut(root: Path) -> str:
+    f = a_file(root, "keypoints")
+    os.truncate(f, f.stat().st_size // 2)
+    return "keypoints"
+
+
+def deleted(root: Path) -> str:
+    f = a_file(root, "instances")
+    f.unlink()
+    return "instances"
+
+
+def garbage_of_the_same_size(root: Path) -> str:
+    """Stat cannot tell: the engine's first read of the footer finds it."""
+    f = a_file(root, "images")
+    size = f.stat().st_size
+    with f.open("r+b") as fh:
+        fh.write(b"\xa5" * size)
+    return "images"
+
+
+def no_catalog_entry(root: Path) -> str:
+    rewrite_manifest(root, lambda tables: tables["datasets"].pop(DAMAGED))
+    return "datasets"
+
+
+def an_empty_catalog_file(root: Path) -> str:
+    """The catalog file holds no row (rewritten by hand, its size recorded anew)."""
+    f = a_file(root, "datasets")
+    pq.write_table(pq.read_table(f).slice(0, 0), f)
+
+    def resize(tables):
+        tables["datasets"][DAMAGED]["bytes"] = [f.stat().st_size]
+
+    rewrite_manifest(root, resize)
+    return "datasets"
+
+
+KINDS = [cut, deleted, garbage_of_the_same_size, no_catalog_entry, an_empty_catalog_file]
+
+
+def one_warning(stderr: str, table: str) -> None:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: store damaged"), stderr
+    assert f"dataset {DAMAGED!r}" in lines[0] and f"({table}:" in lines[0], stderr
+
+
+@pytest.mark.parametrize("damage", KINDS, ids=lambda f: f.__name__)
+def test_queries_and_ls_name_the_damage_and_serve_the_other_datasets(pair, cli, damage, tmp_path):
+    root, counts = pair
+    table = damage(root)
+
+    r = cli("ls")
+    assert r.exit_code == 0 and HEALTHY in r.stdout and DAMAGED not in r.stdout
+    one_warning(r.stderr, table)
+
+    r = cli("sql", "SELECT dataset, count(*) AS n FROM instances GROUP BY 1", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == [{"dataset": HEALTHY, "n": counts["instances"]}]
+    one_warning(r.stderr, table)
+
+    r = cli("export", HEALTHY, tmp_path / "out.json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads((tmp_path / "out.json").read_bytes())
+    assert (len(doc["images"]), len(doc["annotations"])) == (counts["images"], counts["instances"])
+
+    before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    r = cli("export", DAMAGED, tmp_path / "clips.pkl")
+    assert r.exit_code == 1 and not (tmp_path / "clips.pkl").exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert f"dataset {DAMAGED!r} is damaged ({table}:" in lines[0]
+    assert sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) == before
+
+    r = cli("check")
+    assert r.exit_code == 1
+    said = [ln for ln in r.stdout.splitlines() if ln.startswith("damaged:")]
+    assert said and all(f"dataset {DAMAGED!r}" in ln for ln in said), r.stdout
+    assert any(f"table {table}" in ln for ln in said), r.stdout
+
+    assert cli("rm", DAMAGED).exit_code == 0
+    r = cli("check")
+    assert r.exit_code == 0 and "nothing damaged" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("damage", KINDS, ids=lambda f: f.__name__)
+def test_the_python_api_warns_and_serves_the_other_datasets(pair, damage):
+    root, counts = pair
+    table = damage(root)
+    store = posestore.open(root)
+    with pytest.warns(StoreDamaged, match=rf"dataset '{DAMAGED}' .*\({table}:"):
+        rows = store.sql("SELECT dataset, count(*) FROM images GROUP BY 1").fetchall()
+        names = store.datasets()["dataset"].to_pylist()
+    assert rows == [(HEALTHY, counts["images"])] and names == [HEALTHY]
+    assert store.dataset_names() == [HEALTHY]
+    with pytest.raises(StoreError, match=f"dataset '{DAMAGED}' is damaged"):
+        store.export(DAMAGED, root.parent / "clips.pkl")
+    store.close()
+
+
+@pytest.mark.parametrize("damage", KINDS, ids=lambda f: f.__name__)
+def test_a_whole_re_ingest_repairs_and_a_split_ingest_is_refused(pair, cli, damage, tmp_path):
+    root, _ = pair
+    damage(root)
+    clips = synthetic.pyskl_pickle(tmp_path / "again.pkl", synthetic.pyskl_clips(4, seed=9))
+    r = cli("ingest", clips, "--dataset", DAMAGED, "--split", "extra")
+    assert r.exit_code == 1 and f"dataset {DAMAGED!r} is damaged" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("ingest", clips, "--dataset", DAMAGED)
+    assert r.exit_code == 0, r.stderr
+    assert cli("check").exit_code == 0
+    top = pickle.loads(clips.read_bytes())  # written above by the synthetic module
+    clips_in = len(top["annotations"] if isinstance(top, dict) else top)
+    r = cli("sql", f"SELECT count(*) AS n FROM images WHERE dataset = '{DAMAGED}'", "--json")
+    assert json.loads(r.stdout) == [{"n": clips_in}] and "warning" not in r.stderr
+
+
+def test_a_flipped_bit_in_a_page_is_found_by_its_checksum(pair, cli):
+    """The footer is whole, so reads that skip the page serve; ``check`` decodes every page
+    and verifies its CRC (written by the store), ``--quick`` reads footers only."""
+    root, counts = pair
+    f = a_file(root, "images")
+    meta = pq.ParquetFile(f).metadata
+    column = meta.row_group(0).column(meta.num_columns - 1)
+    start = column.dictionary_page_offset if column.has_dictionary_page else None
+    start = start or column.data_page_offset
+    at = start + column.total_compressed_size - 2  # the last page's data, not a header
+    data = bytearray(f.read_bytes())
+    data[at] ^= 0x10
+    f.write_bytes(bytes(data))
+    assert cli("check", "--quick").exit_code == 0
+    r = cli("check")
+    assert r.exit_code == 1
+    assert f"dataset {DAMAGED!r}, table images" in r.stdout and "CRC" in r.stdout, r.stdout
+    r = cli("check", HEALTHY)
+    assert r.exit_code == 0 and "1 dataset," in r.stdout
+
+
+def test_catalog_counts_that_disagree_with_the_rows_are_reported(pair, cli):
+    root, _ = pair
+    f = a_file(root, "images")
+    total = sum(pq.read_metadata(p).num_rows for p in current(root).files("images", DAMAGED))
+    table = pq.read_table(f)
+    pq.write_table(table.slice(1), f, write_page_checksum=True)
+
+    def resize(tables):
+        entry = tables["images"][DAMAGED]
+        entry["bytes"] = [p.stat().st_size for p in current(root).files("images", DAMAGED)]
+
+    rewrite_manifest(root, resize)
+    r = cli("check")
+    assert r.exit_code == 1
+    assert (
+        f"dataset {DAMAGED!r}, table images: holds {total - 1:,} rows, "
+        f"the catalog says {total:,}" in r.stdout
+    ), r.stdout
+
+
+def test_a_garbage_manifest_is_one_line_for_every_command(pair, cli):
+    root, _ = pair
+    path = snapshots.snapshot_path(root, snapshots.latest_seq(root))
+    path.write_bytes(b'{"seq": 3, "tables": {"images": [1, 2')
+    for args in (["ls"], ["sql", "SELECT 1 FROM images"], ["export", HEALTHY, "x.json"]):
+        r = cli(*args)
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 1 and len(lines) == 1, (args, r.stderr)
+        assert "not a readable manifest" in lines[0] and path.name in lines[0]
+    r = cli("check")
+    assert r.exit_code == 1 and path.name in r.stdout and "not a readable manifest" in r.stdout
+
+
+def test_hive_folders_out_of_date_are_reported_and_relinked(pair, cli):
+    root, counts = pair
+    link = next((root / "images" / f"dataset={HEALTHY}").rglob("*.parquet"))
+    link.unlink()
+    (root / "images" / "dataset=stray").mkdir()
+    r = cli("sql", "SELECT count(*) AS n FROM images WHERE dataset = 'people'", "--json")
+    assert json.loads(r.stdout) == [{"n": counts["images"]}]  # posestore reads its version
+    r = cli("check")
+    said = [ln for ln in r.stdout.splitlines() if ln.startswith("damaged:")]
+    assert r.exit_code == 1 and len(said) == 2, r.stdout
+    assert any(f"dataset {HEALTHY!r}, table images" in ln and "Hive" in ln for ln in said)
+    assert any("dataset 'stray', table images" in ln for ln in said)
+    r = cli("check", "--relink")
+    assert r.exit_code == 0 and "linked the Hive folders again" in r.stdout, r.output
+    import duckdb
+
+    glob = str(root / "images" / "**" / "*.parquet")
+    n = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true) "
+        f"WHERE dataset = '{HEALTHY}'"
+    ).fetchall()[0][0]
+    assert n == counts["images"] and not (root / "images" / "dataset=stray").exists()
+
+
+def test_check_of_a_whole_store_reads_every_row(pair, cli):
+    """The rows ``check`` read equal the rows the tables hold, counted by DuckDB alone."""
+    root, _ = pair
+    import duckdb
+
+    total = sum(
+        duckdb.sql(f"SELECT count(*) FROM read_parquet('{f}')").fetchall()[0][0]
+        for _, _, f, _ in current(root).entries()
+    )
+    r = cli("check", "--json")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["damage"] == [] and doc["rows"] == total
+    assert doc["files"] == len(list(current(root).entries()))

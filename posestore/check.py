@@ -36,6 +36,8 @@ class Damage:
     table: str | None
     path: str | None
     what: str
+    hive: bool = False
+    """Only the Hive folders other engines read are wrong (``relink`` repairs it)."""
 
     def line(self) -> str:
         where = [f"dataset {self.dataset!r}" if self.dataset else "the store"]
@@ -71,21 +73,32 @@ def check(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Checked:
     """Check the store at ``root`` (only ``datasets``, when named) and say what is damaged."""
+    import warnings
+
     import pyarrow.parquet as pq
 
+    from posestore.errors import StoreDamaged
+    from posestore.layout import META_DIR, no_store
+
     root = Path(root)
+    if not (root / META_DIR).is_dir():
+        raise StoreError(no_store(root))
     out = Checked(root, deep=deep)
     seq = snapshots.latest_seq(root)
     out.version = seq
     if seq == 0:
         return out
     try:
-        snap = snapshots.read(root, seq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StoreDamaged)  # reported here, each one
+            held = snapshots.current(root)  # its files stay while they are checked
     except StoreError as e:
         out.damage.append(
             Damage(None, None, _rel(root, snapshots.snapshot_path(root, seq)), str(e))
         )
         return out
+    out.version = held.seq
+    snap = snapshots.Snapshot(root, held.seq, held.tables)  # every dataset, none left out
     names = sorted({d for entries in snap.tables.values() for d in entries})
     unknown = sorted(set(datasets or []) - set(names))
     if unknown:
@@ -107,8 +120,25 @@ def check(
         progress("checking files", len(entries), len(entries))
     for dataset in sorted(chosen):
         out.damage.extend(_check_catalog(snap, dataset, rows, bad, pq))
-    out.damage.extend(_check_hive(root, snap, chosen, strays=not datasets))
+    out.damage.extend(check_hive(root, None if not datasets else chosen))
+    held.release()
     return out
+
+
+def check_hive(root: Path, datasets: set[str] | None = None) -> list[Damage]:
+    """The Hive folders against the current version, under the store's lock (a commit
+    syncs them under it too). A sync still to finish (after a crash) is not damage: the
+    next command finishes it."""
+    from posestore.transaction import Transactions
+
+    txns = Transactions(Path(root))
+    with txns.locked():
+        seq = snapshots.latest_seq(Path(root))
+        if seq == 0 or txns._synced() != seq:
+            return []
+        snap = snapshots.read(Path(root), seq)
+        names = {d for entries in snap.tables.values() for d in entries}
+        return _check_hive(Path(root), snap, datasets or names, strays=datasets is None)
 
 
 def _check_file(root, table, dataset, path: Path, size, deep, out: Checked, pq) -> int | None:
@@ -180,7 +210,7 @@ def _check_hive(root: Path, snap, chosen: set[str], strays: bool) -> list[Damage
             live = partition_dir(root, table, dataset)
             entry = entries.get(dataset)
             if entry is None:
-                found.append(Damage(dataset, table, _rel(root, live), _STRAY))
+                found.append(Damage(dataset, table, _rel(root, live), _STRAY, hive=True))
                 continue
             source = snapshots.data_folder(root, entry["dir"], table, dataset)
             want = {hive_name(f, entry["dir"]): source / f for f in entry["files"]}
@@ -197,7 +227,7 @@ def _check_hive(root: Path, snap, chosen: set[str], strays: bool) -> list[Damage
                     f"({len(wrong)} of {len(want)} files missing or other, {len(extra)} extra); "
                     "`posestore check --relink` links it again"
                 )
-                found.append(Damage(dataset, table, _rel(root, live), what))
+                found.append(Damage(dataset, table, _rel(root, live), what, hive=True))
     return found
 
 

@@ -80,6 +80,11 @@ def _handled():
         raise SystemExit(1) from None
     except Exception as e:  # an engine that could not read a file of the store: name it
         line = damage_line(str(e))
+        if line is None and _reading_failed(e):
+            line = (
+                f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
+                "names the damaged dataset and file"
+            )
         if line is None:
             raise
         said(line)
@@ -440,21 +445,24 @@ def cmd_validate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from posestore.check import check, relink
+    from posestore.check import check, check_hive, relink
+    from posestore.layout import META_DIR, no_store
 
     root = _store_path(args)
-    if not root.is_dir():
-        from posestore.layout import no_store
+    if not (root / META_DIR).is_dir() and not any(root.glob("*/dataset=*")):
+        raise StoreError(no_store(root))  # and leaves the folder as it is
+    from contextlib import suppress
 
-        raise StoreError(no_store(root))
+    with suppress(StoreError):  # a manifest that cannot be read: the check says so
+        _open(args)  # finishes what a crash interrupted, adopts a store from before versions
     with _progress() as progress:
         done = check(root, deep=not args.quick, datasets=args.dataset or None, progress=progress)
-    if args.relink and done.ok is False:
-        hive = [d for d in done.damage if "--relink" in d.what]
-        if hive and len(hive) == len(done.damage):
-            relink(root)
-            print(f"linked the Hive folders again ({len(hive)} were out of date)")
-            done = check(root, deep=False, datasets=args.dataset or None)
+    hive = [d for d in done.damage if d.hive]
+    if args.relink and hive:
+        relink(root)
+        _line("note", f"linked the Hive folders again ({len(hive)} were out of date)")
+        chosen = set(args.dataset) if args.dataset else None
+        done.damage = [d for d in done.damage if not d.hive] + check_hive(root, chosen)
     if args.json:
         import orjson
 

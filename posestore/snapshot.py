@@ -180,8 +180,15 @@ def _tables(path: Path, data: bytes) -> dict[str, dict[str, dict]]:
             for entry in datasets.values():
                 if not (isinstance(entry["dir"], str) and isinstance(entry["files"], list)):
                     raise TypeError("an entry without a folder and a file list")
-                if len(entry.get("bytes") or entry["files"]) != len(entry["files"]):
-                    raise TypeError("an entry whose sizes are not one per file")
+                if not all(isinstance(f, str) for f in entry["files"]):
+                    raise TypeError("a file name that is not a string")
+                sizes = entry.get("bytes")
+                if sizes is not None and (
+                    not isinstance(sizes, list)
+                    or len(sizes) != len(entry["files"])
+                    or not all(type(n) is int for n in sizes)
+                ):
+                    raise TypeError("an entry whose sizes are not one integer per file")
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise StoreError(
             f"store damaged: its current version {path} is not a readable manifest ({e}); "

@@ -195,6 +195,8 @@ class Store:
         return f"dataset {dataset!r} is damaged ({self.snapshot.damaged[dataset]})"
 
     def dataset_names(self) -> list[str]:
+        """The datasets of the current version, damaged ones left out (and said)."""
+        self.connection  # noqa: B018 - binding reads every footer: finds damage
         return self.snapshot.datasets()
 
     def _joint_counts(self, dataset: str) -> dict[int, int]:
@@ -210,6 +212,7 @@ class Store:
     def dataset_info(self, dataset: str) -> dict:
         """The dataset's ``datasets`` row as a dict, its ``metadata`` a ``DatasetMeta``."""
         check_name(dataset)
+        self.connection  # noqa: B018 - binding reads every footer: finds damage
         if dataset in self.snapshot.damaged:
             raise StoreError(
                 f"{self._damage(dataset)}; `posestore check` lists the damage; re-ingest it or "
@@ -219,7 +222,10 @@ class Store:
         if not files:
             known = ", ".join(self.dataset_names()) or "none"
             raise StoreError(f"no dataset {dataset!r} in {self.root} (datasets: {known})")
-        rows = self._read_file(files[0]).to_pylist()
+        try:
+            rows = self._read_file(files[0]).to_pylist()
+        except _Unreadable:
+            return self.dataset_info(dataset)  # now marked: says so in one line
         if len(rows) != 1 or rows[0]["dataset"] != dataset:
             self.snapshot.mark_damaged(
                 dataset, "datasets", files[0], f"holds {len(rows)} rows, not its one catalog row"
@@ -233,7 +239,7 @@ class Store:
         """One part file of the current version; a file that cannot be read marks its dataset
         damaged and raises ``_Unreadable`` (the caller reads again without it)."""
         try:
-            return pq.read_table(path)
+            return pq.read_table(path, page_checksum_verification=True)
         except (pa.ArrowException, OSError) as e:
             named = snapshots.owner(self.root, path)
             if named is None:
@@ -265,6 +271,19 @@ class Store:
         files = self.snapshot.files(table, dataset, split)
         if not files:
             return schema.empty(table)
+        try:
+            return self._read_selected(files, table, dataset, split, image_ids)
+        except Exception:  # DuckDB could not decode a part? Find which, by its checksums
+            for f in files:
+                try:
+                    self._read_file(f)
+                except _Unreadable as bad:
+                    self.dataset_info(str(bad))  # one line: the dataset is damaged
+            raise
+
+    def _read_selected(
+        self, files: list[Path], table: str, dataset, split, image_ids: pa.Array
+    ) -> pa.Table:
         known = {"dataset": dataset, "split": split}
         known = {
             k: v for k, v in known.items() if v is not None and k in schema.SCHEMAS[table].names

@@ -164,6 +164,7 @@ class Transactions:
         named datasets or all: each folder is exchanged whole, so a reader listing it sees
         the old files or the new ones."""
         names = set(datasets) if datasets is not None else None
+        skipped: list[str] = []
         for table in TABLES:
             entries = tables.get(table, {})
             live_names = {
@@ -173,7 +174,21 @@ class Transactions:
             }
             wanted = set(entries) if names is None else names & set(entries)
             for name in sorted(live_names | wanted):
-                self._sync_one(table, name, entries.get(name))
+                try:
+                    self._sync_one(table, name, entries.get(name))
+                except FileNotFoundError as e:
+                    data = str(self.meta / DATA_DIR)
+                    if not str(e.filename or "").startswith(data):
+                        raise
+                    skipped.append(f"{table}/dataset={name}")
+        if skipped:  # a damaged dataset (a file gone): its folders stay, the others are synced
+            import warnings
+
+            warnings.warn(
+                f"the Hive folders {', '.join(skipped)} were left as they were: a file of "
+                "theirs is missing from the store (`posestore check` lists the damage)",
+                stacklevel=3,
+            )
 
     def _sync_one(self, table: str, name: str, entry: dict | None) -> None:
         live = partition_dir(self.root, table, name)

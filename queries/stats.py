@@ -10,6 +10,8 @@ import base64
 import html
 import io
 
+from posestore.errors import StoreError
+
 HEATMAP_BINS = 48
 
 
@@ -22,8 +24,16 @@ def _rows(store, sql: str, params: list) -> list[dict]:
 def dataset_stats(store, datasets: list[str] | None = None) -> dict:
     """Per dataset: counts per split, instances per image, per-joint labelled and visible
     rates, size classes, joints outside their image, labels and categories."""
-    names = datasets or store.dataset_names()
-    return {d: _one(store, d) for d in names}
+    if datasets:
+        return {d: _one(store, d) for d in datasets}
+    out = {}
+    for d in store.dataset_names():
+        try:
+            out[d] = _one(store, d)
+        except StoreError:
+            if d not in store.snapshot.damaged:
+                raise  # found damaged while read: left out, as the warning says
+    return out
 
 
 def _one(store, d: str) -> dict:
@@ -201,8 +211,6 @@ def html_report(stats: dict, store) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
-        from posestore.errors import StoreError
-
         raise StoreError("--html draws plots with matplotlib: pip install 'posestore[html]'") from e
     parts = [
         "<!doctype html><meta charset='utf-8'><title>posestore stats</title>",

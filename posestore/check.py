@@ -16,16 +16,7 @@ from pathlib import Path
 
 from posestore import snapshot as snapshots
 from posestore.errors import StoreError
-from posestore.layout import TABLES
-
-COUNTED = {
-    "images": "num_images",
-    "instances": "num_instances",
-    "keypoints": "num_keypoints",
-    "frames": "num_frames",
-    "categories": "num_categories",
-}
-"""The catalog's count of each table's rows."""
+from posestore.layout import COUNTED, TABLES
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ def check(
     for i, (table, dataset, path, size) in enumerate(entries):
         if progress:
             progress("checking files", i, len(entries))
-        found = _check_file(root, table, dataset, path, size, deep, out, pq)
+        found = _check_file(root, table, dataset, path, size, deep, out)
         if found is None:
             bad.add((table, dataset))
         else:
@@ -141,7 +132,7 @@ def check_hive(root: Path, datasets: set[str] | None = None) -> list[Damage]:
         return _check_hive(Path(root), snap, datasets or names, strays=datasets is None)
 
 
-def _check_file(root, table, dataset, path: Path, size, deep, out: Checked, pq) -> int | None:
+def _check_file(root, table, dataset, path: Path, size, deep, out: Checked) -> int | None:
     """The file's rows, or None when it is damaged (said in ``out``)."""
     where = _rel(root, path)
     try:
@@ -156,18 +147,32 @@ def _check_file(root, table, dataset, path: Path, size, deep, out: Checked, pq) 
             Damage(dataset, table, where, f"is {have:,} bytes, {size:,} when it was committed")
         )
         return None
+    n, what = read_pages(path, deep)
+    if what is not None:
+        out.damage.append(Damage(dataset, table, where, what))
+        return None
+    out.rows += n
+    return n
+
+
+def read_pages(path: Path, deep: bool = True) -> tuple[int, str | None]:
+    """A part file's rows, and what is wrong with it (None: nothing): its footer read and,
+    with ``deep``, every page decoded and its checksum verified, a row group at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         part = pq.ParquetFile(path, page_checksum_verification=True)
         n = part.metadata.num_rows
         if deep:
             for g in range(part.num_row_groups):
                 part.read_row_group(g)
+    except (MemoryError, pa.ArrowMemoryError):
+        raise  # the machine's trouble, not the file's
     except Exception as e:  # noqa: BLE001 - whatever the decoder says is the damage
         first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        out.damage.append(Damage(dataset, table, where, f"cannot be read ({first})"))
-        return None
-    out.rows += n
-    return n
+        return 0, f"cannot be read ({first})"
+    return n, None
 
 
 def _check_catalog(

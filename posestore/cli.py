@@ -51,7 +51,8 @@ def _handled():
 
     def show(message, category, filename, lineno, file=None, line=None):
         if isinstance(message, StoreDamaged):
-            damaged.append(message)
+            if all(w.dataset != message.dataset for w in damaged):  # each version says it again
+                damaged.append(message)
         else:
             _line("warning", str(message))
 
@@ -85,6 +86,8 @@ def _handled():
                 f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
                 "names the damaged dataset and file"
             )
+        if line is None and type(e).__module__.startswith(("duckdb", "_duckdb")):
+            line = _duckdb_message(e)  # DuckDB's own words are for the user
         if line is None:
             raise
         said(line)
@@ -330,10 +333,9 @@ def damage_line(message: str) -> str | None:
 
 def _reading_failed(e: Exception) -> bool:
     """A DuckDB error from decoding a file, not from the query (Thrift, decompression…)."""
-    text = str(e)
-    return type(e).__name__ in {"IOException", "InternalException"} or any(
-        word in text for word in ("TProtocolException", "decompression", "Corrupt", "corrupt")
-    )
+    from posestore.connect import reading_failed
+
+    return reading_failed(e)
 
 
 def _duckdb_message(e: Exception) -> str:
@@ -446,10 +448,10 @@ def cmd_validate(args) -> int:
 
 def cmd_check(args) -> int:
     from posestore.check import check, check_hive, relink
-    from posestore.layout import META_DIR, no_store
+    from posestore.layout import META_DIR, has_hive_tables, no_store
 
     root = _store_path(args)
-    if not (root / META_DIR).is_dir() and not any(root.glob("*/dataset=*")):
+    if not (root / META_DIR).is_dir() and not has_hive_tables(root):
         raise StoreError(no_store(root))  # and leaves the folder as it is
     from contextlib import suppress
 

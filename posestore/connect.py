@@ -10,7 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from posestore import snapshot as snapshots
-from posestore.layout import EVAL_TABLES, SPLIT_TABLES, TABLES, empty_file
+from posestore.layout import (
+    COUNTED,
+    EVAL_TABLES,
+    SPLIT_TABLES,
+    TABLES,
+    empty_file,
+    has_hive_tables,
+)
 
 _HELD: list[snapshots.Snapshot] = []
 """The versions ``connect`` bound views to, held while the process may read them."""
@@ -34,7 +41,7 @@ def create_views(
     while True:
         try:
             made = _create_views(con, snap, empty_table, scope)
-            if made and not _catalog_rows_missing(con, snap):
+            if made and not _catalog_disagrees(con, snap):
                 return True
             if not made:
                 return False
@@ -47,18 +54,17 @@ def create_views(
             snap.mark_damaged(dataset, table, path, f"cannot be read ({_first_line(e)})")
 
 
-def _catalog_rows_missing(con, snap: snapshots.Snapshot) -> bool:
-    """Mark the datasets with files but no catalog row (their ``datasets`` file gone from
-    the manifest, or holding no row): True when there were any (the views are made again)."""
-    listed = {d for entries in snap.tables.values() for d in entries} - set(snap.damaged)
-    files = snap.files("datasets")
-    if not files:
-        have: set[str] = set()
-    else:  # the files, not the view: a scoped view shows one dataset
-        query = f"SELECT DISTINCT dataset FROM read_parquet({_file_list(files)})"
-        have = {row[0] for row in con.execute(query).fetchall()}
-    missing = sorted(listed - have)
-    for name in missing:
+def _catalog_disagrees(con, snap: snapshots.Snapshot) -> bool:
+    """Mark the datasets with files but not one catalog row (their ``datasets`` file gone
+    from the manifest, holding no row or two), and those whose tables hold another number
+    of rows than their catalog row says (the files' footers, once per version): True when
+    there were any (the views are made again without them)."""
+    todo = {d for entries in snap.tables.values() for d in entries}
+    todo -= set(snap.damaged) | snap.counted
+    if not todo:
+        return False
+    have = _catalog_rows(con, snap, todo)
+    for name in sorted(todo - set(have) - set(snap.damaged)):
         tables = [t for t, entries in sorted(snap.tables.items()) if name in entries]
         catalog = snap.files("datasets", name)
         snap.mark_damaged(
@@ -67,7 +73,52 @@ def _catalog_rows_missing(con, snap: snapshots.Snapshot) -> bool:
             catalog[0] if catalog else None,
             f"has no row for it (its files in {', '.join(tables)})",
         )
-    return bool(missing)
+    rows = _footer_rows(con, snap, set(have))
+    for name, said in sorted(have.items()):
+        for (table, _), count in zip(COUNTED.items(), said, strict=True):
+            n = rows.get((table, name), 0)
+            if n != (count or 0) and name not in snap.damaged:
+                what = f"holds {n:,} rows, the catalog says {count or 0:,}"
+                snap.mark_damaged(name, table, None, what)
+        if name not in snap.damaged:
+            snap.counted.add(name)
+    return any(name in snap.damaged for name in todo)
+
+
+def _catalog_rows(con, snap: snapshots.Snapshot, names: set[str]) -> dict[str, tuple]:
+    """The catalog's counts (``COUNTED``) of each of ``names`` with exactly one row; one
+    with several is marked damaged."""
+    files = snap.files("datasets")
+    if not files:
+        return {}
+    query = f"SELECT dataset, {', '.join(COUNTED.values())} FROM read_parquet({_file_list(files)})"
+    found: dict[str, list[tuple]] = {}
+    for row in con.execute(query).fetchall():  # the files, not the view: a scope shows one
+        if row[0] in names:
+            found.setdefault(row[0], []).append(row[1:])
+    for name, rows in sorted(found.items()):
+        if len(rows) > 1:
+            where = snap.files("datasets", name)
+            what = f"holds {len(rows)} rows for it, not one"
+            snap.mark_damaged(name, "datasets", where[0] if where else None, what)
+    return {name: rows[0] for name, rows in found.items() if len(rows) == 1}
+
+
+def _footer_rows(con, snap: snapshots.Snapshot, names: set[str]) -> dict[tuple[str, str], int]:
+    """Rows per ``(table, dataset)`` of the counted tables of ``names``, from the footers."""
+    owners = {
+        str(path): (table, dataset)
+        for table, dataset, path, _ in snap.entries()
+        if table in COUNTED and dataset in names
+    }
+    rows: dict[tuple[str, str], int] = {}
+    if owners:
+        files = _file_list([Path(p) for p in owners])
+        for path, n in con.execute(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({files})"
+        ).fetchall():
+            rows[owners[path]] = rows.get(owners[path], 0) + n
+    return rows
 
 
 def damaged_file(snap: snapshots.Snapshot, message: str) -> tuple[str, str, Path] | None:
@@ -76,6 +127,42 @@ def damaged_file(snap: snapshots.Snapshot, message: str) -> tuple[str, str, Path
         if str(path) in message and dataset not in snap.damaged:
             return table, dataset, path
     return None
+
+
+_DECODING = (
+    "Out of buffer",
+    "TProtocol",
+    "thrift",
+    "orrupt",
+    "ecompress",
+    "checksum",
+    "CRC",
+    "DELTA_",
+    "Could not read enough bytes",
+    "Failed to read file",
+    "No magic bytes",
+    "don't know what type",
+    "nsupported encoding",
+    "dictionary",
+)
+"""What DuckDB says when it cannot decode a Parquet file (``Out of buffer``, a bad encoding,
+a short read): told apart by its words, since a query's own mistakes share its classes
+(``InvalidInputException`` is a bad regex too)."""
+
+
+def reading_failed(e: BaseException) -> bool:
+    """A DuckDB error from decoding a file, not from the query."""
+    text = str(e)
+    return (
+        type(e).__module__.startswith(("duckdb", "_duckdb"))
+        and type(e).__name__ not in {"ParserException", "BinderException", "CatalogException"}
+        and any(word in text for word in _DECODING)
+    )
+
+
+def query_error(e: BaseException) -> bool:
+    """A DuckDB error in the query itself (its SQL, names or casts): no file is at fault."""
+    return type(e).__module__.startswith(("duckdb", "_duckdb")) and not reading_failed(e)
 
 
 def _first_line(e: Exception) -> str:
@@ -151,7 +238,7 @@ def connect(root: Path):
     import duckdb
 
     snap = snapshots.current(Path(root))
-    if snap.seq == 0 and any(Path(root).glob("*/dataset=*")):
+    if snap.seq == 0 and has_hive_tables(root):
         return None  # written before versions existed: ``posestore.open`` adopts it first
     _HELD.append(snap)
     con = duckdb.connect()

@@ -41,6 +41,22 @@ PART_FILE = "part-00000.parquet"
 DEFAULT_STORE = "posestore-data"
 
 
+COUNTED = {
+    "images": "num_images",
+    "instances": "num_instances",
+    "keypoints": "num_keypoints",
+    "frames": "num_frames",
+    "categories": "num_categories",
+}
+"""The catalog's count of each table's rows."""
+
+
+def has_hive_tables(root: Path | str) -> bool:
+    """``root`` holds a table's Hive folders (``images/dataset=coco``): a store, perhaps one
+    written before versions existed."""
+    return any(any((Path(root) / t).glob("dataset=*")) for t in TABLES)
+
+
 def no_store(root: Path | str) -> str:
     """What to say when there is no store at ``root``: where posestore looks for one."""
     return (

@@ -63,6 +63,8 @@ class Snapshot:
         """Datasets found damaged, with the first damage found: left out of ``datasets``,
         ``has`` and ``files``, so every read serves the others (the writer's ``tables`` keep
         them, for a re-ingest or ``rm`` to replace)."""
+        self.counted: set[str] = set()
+        """Datasets whose tables' rows were found to number what their catalog row says."""
 
     def datasets(self) -> list[str]:
         return sorted(d for d in self.tables.get("datasets", {}) if d not in self.damaged)
@@ -186,9 +188,9 @@ def _tables(path: Path, data: bytes) -> dict[str, dict[str, dict]]:
                 if sizes is not None and (
                     not isinstance(sizes, list)
                     or len(sizes) != len(entry["files"])
-                    or not all(type(n) is int for n in sizes)
+                    or not all(type(n) is int and 0 <= n < 2**63 for n in sizes)
                 ):
-                    raise TypeError("an entry whose sizes are not one integer per file")
+                    raise TypeError("an entry whose sizes are not one byte count per file")
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise StoreError(
             f"store damaged: its current version {path} is not a readable manifest ({e}); "

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from posestore import joint_meaning, parquet, schema, staging
 from posestore import snapshot as snapshots
-from posestore.errors import SourceError, StoreError
+from posestore.errors import PoseStoreError, SourceError, StoreError
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
     LOCK_FILE,
@@ -90,18 +90,31 @@ class _Unreadable(Exception):
     """A part file of this dataset could not be read; the dataset is now marked damaged."""
 
 
-def _one_version(method: Callable) -> Callable:
+def _one_version(method: Callable | None = None, *, retry: bool = True) -> Callable:
     """A read of several steps (an export, stats, a view…) reads one version throughout: the
-    newest when it begins, whatever commits land meanwhile."""
+    newest when it begins, whatever commits land meanwhile. With ``retry``, when it fails on
+    a file it read (a page DuckDB cannot decode, or decoded values that make no sense), the
+    files are checked: a damaged dataset is marked, and the read runs again without it, on
+    the same version (a writer, which must not run twice, does not retry)."""
+    if method is None:
+        return functools.partial(_one_version, retry=retry)
 
     @functools.wraps(method)
     def read(self: Store, *args, **kwargs):
         if self._frozen:
             return method(self, *args, **kwargs)
-        self.snapshot  # noqa: B018 - the newest version, bound once
+        snap = self.snapshot  # the newest version, bound once
         self._frozen += 1
         try:
-            return method(self, *args, **kwargs)
+            for _ in range(len(snap.tables.get("datasets", {})) + 2):
+                try:
+                    return method(self, *args, **kwargs)
+                except (PoseStoreError, MemoryError):
+                    raise
+                except Exception as e:
+                    if not retry or not self._found_damage(e, [*args, *kwargs.values()]):
+                        raise
+            raise StoreError("the read kept failing on damaged files; `posestore check` lists them")
         finally:
             self._frozen -= 1
 
@@ -234,6 +247,43 @@ class Store:
         row = rows[0]
         row["metadata"] = DatasetMeta.from_json(row["metadata"])
         return row
+
+    def _found_damage(self, error: Exception, args: list) -> bool:
+        """After a read failed with ``error``: is a dataset not known damaged before now
+        found damaged (and marked)? A file the error names is checked, page by page; an
+        error that names none, but is a decoder's or comes from values no healthy file
+        holds, has the pages of the datasets named in ``args`` checked (all datasets when
+        none is named). A query's own mistake, or a file system's error, checks nothing."""
+        from posestore.check import read_pages
+        from posestore.connect import damaged_file, query_error
+
+        snap = self.snapshot
+        named = damaged_file(snap, str(error))
+        if named is not None:
+            table, dataset, path = named
+            what = read_pages(path)[1]
+            if what is None:
+                return False  # the file reads whole: not damage (too many open files…)
+            snap.mark_damaged(dataset, table, path, what)
+        elif query_error(error) or isinstance(error, OSError):
+            return False
+        else:
+            live = snap.datasets()
+            given = {a for a in args if isinstance(a, str)} | {
+                x for a in args if isinstance(a, list | tuple) for x in a if isinstance(x, str)
+            }
+            chosen = [d for d in live if d in given] or live
+            for table, dataset, path, _ in list(snap.entries()):
+                if dataset in chosen and dataset not in snap.damaged:
+                    what = read_pages(path)[1]
+                    if what is not None:
+                        snap.mark_damaged(dataset, table, path, what)
+            if not any(d in snap.damaged for d in chosen):
+                return False
+        if self._con is not None:  # a new connection: DuckDB may have given this one up
+            self._con.close()
+            self._con = None
+        return True
 
     def _read_file(self, path: Path) -> pa.Table:
         """One part file of the current version; a file that cannot be read marks its dataset
@@ -576,7 +626,6 @@ class Store:
         source = self.scoped(dataset, split) if split and dataset else self
         return dataset_stats(source, [dataset] if dataset else None)
 
-    @_one_version
     def validate(
         self,
         target: str | os.PathLike,
@@ -589,15 +638,17 @@ class Store:
         reader refuses is reported as an error, what it repairs as a warning. Returns
         ``{"target", "datasets": {name: [finding, …]}, "errors", "warnings"}``.
         """
-        from posestore.queries.validate import validate_dataset
-
         path = Path(target)
         if path.exists():
-            return validate_source(path, format)
-        name = check_name(str(target))
+            return validate_source(path, format)  # a scratch store: this one is not read
+        return self._validate(check_name(str(target)), split)
+
+    @_one_version
+    def _validate(self, name: str, split: str | None) -> dict:
+        from posestore.queries.validate import validate_dataset
+
         source = self.scoped(name, split) if split else self
-        findings = {name: validate_dataset(source, name)}
-        return _summary(str(target), findings)
+        return _summary(name, {name: validate_dataset(source, name)})
 
     # -- joint meaning ----------------------------------------------------------
 
@@ -610,7 +661,7 @@ class Store:
         with self._writing([dataset]):
             return self._set_skeleton(dataset, skeleton_name, category)
 
-    @_one_version
+    @_one_version(retry=False)
     def _set_skeleton(
         self, dataset: str, skeleton_name: str | os.PathLike, category: int | None
     ) -> pa.Table:
@@ -657,7 +708,7 @@ class Store:
         with self._writing([predictions]):
             return self._eval(predictions, ground_truth, split)
 
-    @_one_version
+    @_one_version(retry=False)
     def _eval(self, predictions: str, ground_truth: str | None, split: str | None) -> dict:
         from posestore.queries.evaluate import STAT_NAMES, evaluate_keypoints
 
@@ -1064,7 +1115,6 @@ def validate_source(path: Path, format: str | None = None) -> dict:  # noqa: A00
     import tempfile
     import warnings
 
-    from posestore.errors import PoseStoreError
     from posestore.queries.validate import validate_dataset
 
     findings: dict[str, list] = {}

@@ -44,6 +44,7 @@ from posestore.layout import (
     TABLES,
     TMP_DIR,
     TXN_DIR,
+    has_hive_tables,
 )
 from posestore.parquet import fsync
 
@@ -305,7 +306,7 @@ class Transactions:
             if folder.is_dir() and not (txn_root / f"{folder.name}.lock").exists():
                 shutil.rmtree(folder, ignore_errors=True)
         seq = snapshot.latest_seq(self.root)
-        if seq == 0 and any(any((self.root / t).glob("dataset=*")) for t in TABLES):
+        if seq == 0 and has_hive_tables(self.root):
             seq = self._adopt()
         if self._synced() != seq:
             self._sync_or_warn(seq, snapshot.read(self.root, seq).tables)

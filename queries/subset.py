@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from posestore import schema
+from posestore.connect import reading_failed
 from posestore.errors import SelectionError
 
 
@@ -49,6 +50,8 @@ def select_images(
     except SelectionError:
         raise
     except Exception as e:  # noqa: BLE001 - DuckDB's errors carry the useful message
+        if reading_failed(e):
+            raise  # a damaged file, not the selection: the store names it
         raise SelectionError(f"the selection failed: {str(e).splitlines()[0]}") from e
     finally:
         if selection is not None:

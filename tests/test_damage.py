@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import real_dir
@@ -58,7 +59,7 @@ def rewrite_manifest(root: Path, change) -> None:
     path = snapshots.snapshot_path(root, snapshots.latest_seq(root))
     doc = orjson.loads(path.read_bytes())
     change(doc["tables"])
-    path.write_bytes(orjson.dumps(doc))
+    path.write_text(json.dumps(doc))  # json: writes integers beyond 64 bits too
 
 
 def cut(root: Path) -> str:
@@ -99,6 +100,31 @@ def an_empty_catalog_file(root: Path) -> str:
     return "datasets"
 
 
+def an_empty_categories_file(root: Path) -> str:
+    """Its size recorded anew, so only the catalog's count (read from the footers) tells."""
+    f = a_file(root, "categories")
+    assert pq.read_metadata(f).num_rows > 0
+    pq.write_table(pq.read_table(f).slice(0, 0), f, write_page_checksum=True)
+
+    def resize(tables):
+        tables["categories"][DAMAGED]["bytes"] = [f.stat().st_size]
+
+    rewrite_manifest(root, resize)
+    return "categories"
+
+
+def a_doubled_catalog_row(root: Path) -> str:
+    f = a_file(root, "datasets")
+    row = pq.read_table(f)
+    pq.write_table(pa.concat_tables([row, row]), f, write_page_checksum=True)
+
+    def resize(tables):
+        tables["datasets"][DAMAGED]["bytes"] = [f.stat().st_size]
+
+    rewrite_manifest(root, resize)
+    return "datasets"
+
+
 def garbage_catalog(root: Path) -> str:
     """Found when a footer is read, in the one file every command reads first."""
     f = a_file(root, "datasets")
@@ -121,7 +147,15 @@ def flipped_page(root: Path) -> str:
     return "instances"
 
 
-KINDS = [cut, deleted, garbage_of_the_same_size, no_catalog_entry, an_empty_catalog_file]
+KINDS = [
+    cut,
+    deleted,
+    garbage_of_the_same_size,
+    no_catalog_entry,
+    an_empty_catalog_file,
+    an_empty_categories_file,
+    a_doubled_catalog_row,
+]
 EVERY_KIND = [*KINDS, garbage_catalog, flipped_page]
 
 
@@ -365,3 +399,217 @@ def test_check_names_a_folder_that_is_no_store_and_relink_keeps_json_clean(pair,
     r = cli("check", "--relink", "--json")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and doc["damage"] == [] and "linked" in r.stderr
+
+
+def flip(path: Path, at: int, bit: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 1 << bit
+    path.write_bytes(bytes(data))
+
+
+def test_pages_the_engine_cannot_decode_are_one_line_and_the_others_are_served(
+    tmp_path_factory, cli, monkeypatch
+):
+    """Bits flipped at seeded random places in the pages of every table of a dataset: DuckDB
+    fails in many ways (``Out of buffer``, a bad encoding, a short read) or decodes garbage.
+    Whatever it does, store-wide stats serve the healthy dataset with its counts, and a
+    command on the damaged one is an answer or one error line naming it."""
+    import random
+    import shutil
+
+    base = tmp_path_factory.mktemp("flips")
+    coco = synthetic.write_json(synthetic.coco_keypoints(25, seed=3), base / "people.json")
+    clips = synthetic.pyskl_pickle(base / "clips.pkl", synthetic.pyskl_clips(6, seed=3))
+    whole = base / "whole"
+    store = posestore.open(whole)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store.ingest(coco, dataset=HEALTHY)
+        store.ingest(clips, dataset=DAMAGED)
+    store.close()
+    rng = random.Random(16)
+    places = []
+    for table in ("images", "instances", "keypoints", "frames", "categories"):
+        f = current(whole).files(table, DAMAGED)[0]
+        meta = pq.ParquetFile(f).metadata
+        for i in rng.sample(range(meta.num_columns), min(3, meta.num_columns)):
+            c = meta.row_group(0).column(i)
+            start = (c.dictionary_page_offset if c.has_dictionary_page else None) or (
+                c.data_page_offset
+            )
+            places.append((f.relative_to(whole), start + rng.randrange(c.total_compressed_size)))
+    root = base / "store"
+    monkeypatch.setenv("POSESTORE_STORE", str(root))
+    named = 0
+    for rel, at in places:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(whole, root)
+        flip(root / rel, at, rng.randrange(8))
+        r = cli("stats", "--json")
+        assert r.exit_code == 0 and "Traceback" not in r.output, (rel, at, r.output)
+        people = json.loads(r.stdout)[HEALTHY]
+        assert sum(s["images"] for s in people["splits"]) == 25, (rel, at)
+        for args in (
+            ["validate", DAMAGED],
+            ["stats", DAMAGED],
+            ["export", DAMAGED, base / "o.pkl"],
+        ):
+            r = cli(*args)
+            assert "Traceback" not in r.output, (rel, at, args, r.output)
+            errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+            if r.exit_code == 1:
+                assert len(errors) == 1 and f"dataset {DAMAGED!r}" in errors[0], (rel, at, r.stderr)
+                named += 1
+            else:
+                assert r.exit_code == 0 and not errors, (rel, at, args, r.output)
+            if (base / "o.pkl").exists():
+                (base / "o.pkl").unlink()
+    assert named >= 1, "some flips are found by the reads, not only by check"
+
+
+@pytest.mark.parametrize("where", ["store", "dataset"])
+def test_a_read_that_fails_without_naming_a_file_checks_the_pages(pair, monkeypatch, where):
+    """An engine error that names no file (``Out of buffer``), or garbage values a query
+    trips over: the read checks its files' pages, marks the damaged dataset and runs again
+    without it; on a healthy store the error is the read's own and goes through as it is."""
+    import duckdb
+    from posestore.queries import stats
+
+    root, counts = pair
+    real_one = stats._one
+
+    def trips(store, d):
+        if d == DAMAGED:
+            raise duckdb.Error("Out of buffer")
+        return real_one(store, d)
+
+    monkeypatch.setattr(stats, "_one", trips)
+    store = posestore.open(root)
+    with pytest.raises(duckdb.Error, match="Out of buffer"):
+        store.stats(DAMAGED if where == "dataset" else None)
+    assert store.dataset_names() == sorted([HEALTHY, DAMAGED])  # nothing marked
+    store.close()
+
+    f = a_file(root, "instances")
+    meta = pq.ParquetFile(f).metadata
+    c = meta.row_group(0).column(meta.num_columns - 1)
+    start = (c.dictionary_page_offset if c.has_dictionary_page else None) or c.data_page_offset
+    flip(f, start + c.total_compressed_size - 2, 4)
+    store = posestore.open(root)
+    with pytest.warns(StoreDamaged, match=rf"dataset '{DAMAGED}' .*\(instances:.*CRC"):
+        if where == "store":
+            result = store.stats()
+            assert list(result) == [HEALTHY]
+            assert sum(s["images"] for s in result[HEALTHY]["splits"]) == counts["images"]
+        else:
+            with pytest.raises(StoreError, match=f"dataset '{DAMAGED}' is damaged"):
+                store.stats(DAMAGED)
+    store.close()
+
+
+def test_query_errors_are_not_taken_for_damage():
+    import duckdb
+
+    from posestore.connect import query_error, reading_failed
+
+    mistakes = [
+        "SELEC 1",
+        "SELECT nope FROM range(1)",
+        "SELECT * FROM no_table",
+        "SELECT 'a'::INT",
+        "SELECT regexp_matches('a', '[')",
+        "SELECT json_extract('a', '$.x')",
+        "SELECT (SELECT range FROM range(2))",
+        "SELECT * FROM read_csv('/no/such/ids.csv')",
+        "SELECT error('mine')",
+    ]
+    for sql in mistakes:
+        with pytest.raises(duckdb.Error) as caught:
+            duckdb.sql(sql).fetchall()
+        assert query_error(caught.value) and not reading_failed(caught.value), sql
+    assert reading_failed(duckdb.Error("Out of buffer"))
+    assert reading_failed(
+        duckdb.InvalidInputException("Failed to read file: ZSTD Decompression failure")
+    )
+    assert not reading_failed(ValueError("Out of buffer"))
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "no_such_column > 1",
+        "regexp_matches(file_name, '[')",
+        "json_extract(file_name, '$.x') IS NULL",
+        "image_id IN (SELECT * FROM read_csv('/no/such/ids.csv'))",
+    ],
+)
+def test_a_query_mistake_is_one_line_and_reads_no_page(pair, cli, tmp_path, monkeypatch, where):
+    from posestore import check
+
+    def no_page(*_):
+        raise AssertionError("a query's mistake must not check the store's pages")
+
+    monkeypatch.setattr(check, "read_pages", no_page)
+    r = cli("export", HEALTHY, tmp_path / "o.json", "--where", where)
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error:"), r.output
+    assert "damaged" not in r.stderr and "could not be read" not in r.stderr, r.stderr
+    r = cli("sql", f"SELECT count(*) FROM images WHERE {where}")
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == 1 and "could not be read" not in r.stderr, r.output
+
+
+def test_a_healthy_store_of_every_kind_is_never_taken_for_damaged(tmp_path, cli, monkeypatch):
+    """Every format, a split re-ingest, a skeleton set, predictions and their evaluation:
+    the catalog's counts agree with the footers, and no read marks anything."""
+    store = posestore.open(tmp_path / "store")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, path in synthetic.demo_sources(tmp_path / "sources").items():
+            store.ingest(path, dataset=name)
+        doc = synthetic.coco_keypoints(20, seed=5)
+        val = synthetic.write_json(doc, tmp_path / "person_keypoints_val2017.json")
+        store.ingest(val, dataset="coco", split="val2017")
+        results = tmp_path / "results.json"
+        results.write_text(json.dumps(synthetic.coco_predictions(doc, seed=2)))
+        store.ingest(results, format="coco-results", ground_truth="coco", dataset="hrnet")
+        store.eval("hrnet")
+        store.set_skeleton("cvat", "coco17")
+    store.close()
+    store = posestore.open(tmp_path / "store")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreDamaged)
+        names = store.dataset_names()
+        assert len(names) == 9 and store.datasets().num_rows == 9  # posesor: two
+        assert set(store.stats()) == set(names)
+    store.close()
+    monkeypatch.setenv("POSESTORE_STORE", str(tmp_path / "store"))
+    r = cli("check")
+    assert r.exit_code == 0 and "nothing damaged" in r.stdout, r.stdout
+    r = cli("sql", "SELECT count(DISTINCT dataset) AS n FROM images", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == [{"n": 9}] and not r.stderr
+
+
+def test_check_refuses_a_folder_whose_hive_like_folders_are_no_tables(cli, tmp_path):
+    (tmp_path / "photos" / "dataset=holiday").mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    r = cli("--store", tmp_path, "check")
+    assert r.exit_code == 1 and "no store" in r.stderr, r.output
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_sizes_beyond_any_file_are_a_damaged_manifest(pair, cli):
+    root, _ = pair
+    rewrite_manifest(root, lambda tables: tables["images"][DAMAGED].update(bytes=[10**30]))
+    for args in (["ls"], ["rm", DAMAGED], ["check"]):
+        r = cli(*args)
+        assert r.exit_code == 1 and "Traceback" not in r.output, (args, r.output)
+        assert "not a readable manifest" in r.output and "byte count" in r.output, r.output
+
+
+def test_removing_another_dataset_says_the_damage_once(pair, cli):
+    root, _ = pair
+    deleted(root)
+    r = cli("rm", HEALTHY)
+    assert r.exit_code == 0 and f"removed {HEALTHY}" in r.stdout
+    one_warning(r.stderr, "instances")

@@ -85,10 +85,16 @@ class PoseView:
         return self.page.decode("utf-8")
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path``; returns it."""
+        """Write the page to ``path``, whole or not at all (staged beside it, as an export
+        is); returns it. A target that cannot be written is one ``StoreError`` line."""
+        from posestore.errors import StoreError
+        from posestore.output import staged
+
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.page)
+        if target.is_dir():
+            raise StoreError(f"{target} is a folder; the view is one HTML file: name it")
+        with staged(target) as staging:
+            staging.path.write_bytes(self.page)
         self.path = target
         return target
 

@@ -257,6 +257,22 @@ def test_the_cli_writes_the_page_and_says_what_it_shows(coco_page, cli, tmp_path
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "--limit" in bad.stderr
 
 
+def test_a_page_that_cannot_be_written_is_one_line_and_leaves_nothing(coco_page, cli, tmp_path):
+    _, _, _, _, store, _ = coco_page
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "plain").write_text("x")
+    targets = [tmp_path / "folder", tmp_path / "plain" / "v.html", f"{tmp_path}/v\0.html"]
+    if Path("/dev/full").exists():
+        targets.append("/dev/full")
+    for out in targets:
+        before = sorted(tmp_path.rglob("*"))
+        r = cli("--store", store.root, "view", "coco", out)
+        assert r.exit_code == 1 and r.stderr.startswith("error:"), (out, r.output)
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.output, (out, r.output)
+        assert sorted(tmp_path.rglob("*")) == before, out
+    assert (tmp_path / "plain").read_text() == "x"
+
+
 def test_the_template_is_filled_once_and_names_its_script():
     before, after = _template()
     assert b"@@" not in before + after

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from posestore import snapshot as snapshots
-from posestore.errors import StoreError
+from posestore.errors import StoreError, first_line
 from posestore.layout import COUNTED, TABLES
 
 
@@ -135,17 +135,12 @@ def check_hive(root: Path, datasets: set[str] | None = None) -> list[Damage]:
 def _check_file(root, table, dataset, path: Path, size, deep, out: Checked) -> int | None:
     """The file's rows, or None when it is damaged (said in ``out``)."""
     where = _rel(root, path)
-    try:
-        have = os.stat(path).st_size
-    except FileNotFoundError:
-        out.damage.append(Damage(dataset, table, where, "is missing"))
-        return None
-    out.files += 1
-    out.bytes += have
-    if size is not None and have != size:
-        out.damage.append(
-            Damage(dataset, table, where, f"is {have:,} bytes, {size:,} when it was committed")
-        )
+    what = snapshots.size_damage(path, size)
+    if what != "is missing":
+        out.files += 1
+        out.bytes += os.stat(path).st_size
+    if what is not None:
+        out.damage.append(Damage(dataset, table, where, what))
         return None
     n, what = read_pages(path, deep)
     if what is not None:
@@ -170,8 +165,7 @@ def read_pages(path: Path, deep: bool = True) -> tuple[int, str | None]:
     except (MemoryError, pa.ArrowMemoryError):
         raise  # the machine's trouble, not the file's
     except Exception as e:  # noqa: BLE001 - whatever the decoder says is the damage
-        first = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        return 0, f"cannot be read ({first})"
+        return 0, f"cannot be read ({first_line(e)})"
     return n, None
 
 
@@ -180,15 +174,15 @@ def _check_catalog(
 ) -> list[Damage]:
     """The dataset's one catalog row, and its counts against the rows its tables hold."""
     if "datasets" not in snap.tables or dataset not in snap.tables["datasets"]:
-        tables = ", ".join(t for t in sorted(snap.tables) if dataset in snap.tables[t])
-        return [Damage(dataset, "datasets", None, f"has no row for it (its files in {tables})")]
+        what = snapshots.no_catalog_row(snap.tables_of(dataset))
+        return [Damage(dataset, "datasets", None, what)]
     if ("datasets", dataset) in bad:
         return []  # its catalog file is damaged, said already
     files = snap.files("datasets", dataset)
     catalog = [r for f in files for r in pq.read_table(f).to_pylist()]
     if len(catalog) != 1 or catalog[0]["dataset"] != dataset:
         where = _rel(snap.root, files[0]) if files else None
-        return [Damage(dataset, "datasets", where, f"holds {len(catalog)} rows for it, not one")]
+        return [Damage(dataset, "datasets", where, snapshots.catalog_rows(len(catalog)))]
     found = []
     for table, column in COUNTED.items():
         said = catalog[0][column] or 0
@@ -196,9 +190,7 @@ def _check_catalog(
             continue  # a damaged file of the table, said already
         have = rows.get((table, dataset), 0)
         if have != said:
-            found.append(
-                Damage(dataset, table, None, f"holds {have:,} rows, the catalog says {said:,}")
-            )
+            found.append(Damage(dataset, table, None, snapshots.rows_disagree(have, said)))
     return found
 
 

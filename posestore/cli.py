@@ -80,12 +80,7 @@ def _handled():
         _line("error", "out of memory; nothing was committed, the store is as it was")
         raise SystemExit(1) from None
     except Exception as e:  # an engine that could not read a file of the store: name it
-        line = damage_line(str(e))
-        if line is None and _reading_failed(e):
-            line = (
-                f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
-                "names the damaged dataset and file"
-            )
+        line = _unreadable_line(e)
         if line is None and type(e).__module__.startswith(("duckdb", "_duckdb")):
             line = _duckdb_message(e)  # DuckDB's own words are for the user
         if line is None:
@@ -301,14 +296,9 @@ def cmd_sql(args) -> int:
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - DuckDB's first line says what is wrong
-        damaged = damage_line(str(e))
+        damaged = _unreadable_line(e)
         if damaged is not None:
             raise StoreError(damaged) from None
-        if _reading_failed(e):
-            raise StoreError(
-                f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
-                "names the damaged dataset and file"
-            ) from None
         raise SelectionError(_duckdb_message(e)) from None
     _print_table(columns, shown[: args.limit], more=len(shown) > args.limit)
     return 0
@@ -331,11 +321,18 @@ def damage_line(message: str) -> str | None:
     )
 
 
-def _reading_failed(e: Exception) -> bool:
-    """A DuckDB error from decoding a file, not from the query (Thrift, decompression…)."""
+def _unreadable_line(e: Exception) -> str | None:
+    """An engine's error from a file of the store it could not read, as one line naming
+    the dataset and table when it names the file (None for any other error)."""
     from posestore.connect import reading_failed
 
-    return reading_failed(e)
+    line = damage_line(str(e))
+    if line is None and reading_failed(e):
+        line = (
+            f"{_duckdb_message(e)}: a file of the store could not be read; `posestore check` "
+            "names the damaged dataset and file"
+        )
+    return line
 
 
 def _duckdb_message(e: Exception) -> str:

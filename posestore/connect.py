@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from posestore import snapshot as snapshots
+from posestore.errors import first_line
 from posestore.layout import (
     COUNTED,
     EVAL_TABLES,
@@ -51,7 +52,7 @@ def create_views(
             if named is None:
                 raise
             table, dataset, path = named
-            snap.mark_damaged(dataset, table, path, f"cannot be read ({_first_line(e)})")
+            snap.mark_damaged(dataset, table, path, f"cannot be read ({first_line(e)})")
 
 
 def _catalog_disagrees(con, snap: snapshots.Snapshot) -> bool:
@@ -65,21 +66,15 @@ def _catalog_disagrees(con, snap: snapshots.Snapshot) -> bool:
         return False
     have = _catalog_rows(con, snap, todo)
     for name in sorted(todo - set(have) - set(snap.damaged)):
-        tables = [t for t, entries in sorted(snap.tables.items()) if name in entries]
         catalog = snap.files("datasets", name)
-        snap.mark_damaged(
-            name,
-            "datasets",
-            catalog[0] if catalog else None,
-            f"has no row for it (its files in {', '.join(tables)})",
-        )
+        what = snapshots.no_catalog_row(snap.tables_of(name))
+        snap.mark_damaged(name, "datasets", catalog[0] if catalog else None, what)
     rows = _footer_rows(con, snap, set(have))
     for name, said in sorted(have.items()):
         for (table, _), count in zip(COUNTED.items(), said, strict=True):
             n = rows.get((table, name), 0)
             if n != (count or 0) and name not in snap.damaged:
-                what = f"holds {n:,} rows, the catalog says {count or 0:,}"
-                snap.mark_damaged(name, table, None, what)
+                snap.mark_damaged(name, table, None, snapshots.rows_disagree(n, count or 0))
         if name not in snap.damaged:
             snap.counted.add(name)
     return any(name in snap.damaged for name in todo)
@@ -99,7 +94,7 @@ def _catalog_rows(con, snap: snapshots.Snapshot, names: set[str]) -> dict[str, t
     for name, rows in sorted(found.items()):
         if len(rows) > 1:
             where = snap.files("datasets", name)
-            what = f"holds {len(rows)} rows for it, not one"
+            what = snapshots.catalog_rows(len(rows))
             snap.mark_damaged(name, "datasets", where[0] if where else None, what)
     return {name: rows[0] for name, rows in found.items() if len(rows) == 1}
 
@@ -163,10 +158,6 @@ def reading_failed(e: BaseException) -> bool:
 def query_error(e: BaseException) -> bool:
     """A DuckDB error in the query itself (its SQL, names or casts): no file is at fault."""
     return type(e).__module__.startswith(("duckdb", "_duckdb")) and not reading_failed(e)
-
-
-def _first_line(e: Exception) -> str:
-    return next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
 
 
 def _create_views(

@@ -12,6 +12,11 @@ def one_line(text: object) -> str:
     return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's first non-blank line (an engine's message often runs to several)."""
+    return next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+
+
 class PoseStoreError(ValueError):
     """Base of every error posestore raises on purpose; the CLI prints it in one line."""
 

@@ -108,22 +108,15 @@ class Snapshot:
         catalogued = set(self.tables.get("datasets", {}))
         listed = {name for entries in self.tables.values() for name in entries}
         for name in sorted(listed - catalogued):
-            tables = [t for t, e in sorted(self.tables.items()) if name in e]
-            self.mark_damaged(
-                name, "datasets", None, f"has no row for it (its files in {', '.join(tables)})"
-            )
+            self.mark_damaged(name, "datasets", None, no_catalog_row(self.tables_of(name)))
         for table, name, path, size in self.entries():
-            if name in self.damaged:
-                continue
-            try:
-                have = os.stat(path).st_size
-            except FileNotFoundError:
-                self.mark_damaged(name, table, path, "is missing")
-                continue
-            if size is not None and have != size:
-                self.mark_damaged(
-                    name, table, path, f"is {have:,} bytes, {size:,} when it was committed"
-                )
+            what = None if name in self.damaged else size_damage(path, size)
+            if what is not None:
+                self.mark_damaged(name, table, path, what)
+
+    def tables_of(self, dataset: str) -> list[str]:
+        """The tables that list files of ``dataset``."""
+        return [t for t, entries in sorted(self.tables.items()) if dataset in entries]
 
     def folder(self, table: str, dataset: str) -> Path:
         """Where the dataset's files of ``table`` live in this version."""
@@ -149,6 +142,29 @@ class Snapshot:
 
     def __del__(self) -> None:
         self.release()
+
+
+def size_damage(path: Path, size: int | None) -> str | None:
+    """What a stat tells of a listed file: gone, or not the size it was committed at."""
+    try:
+        have = os.stat(path).st_size
+    except FileNotFoundError:
+        return "is missing"
+    if size is not None and have != size:
+        return f"is {have:,} bytes, {size:,} when it was committed"
+    return None
+
+
+def no_catalog_row(tables: list[str]) -> str:
+    return f"has no row for it (its files in {', '.join(tables)})"
+
+
+def catalog_rows(n: int) -> str:
+    return f"holds {n} rows for it, not one"
+
+
+def rows_disagree(have: int, said: int) -> str:
+    return f"holds {have:,} rows, the catalog says {said:,}"
 
 
 def owner(root: Path, path: Path) -> tuple[str, str] | None:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from posestore import joint_meaning, parquet, schema, staging
 from posestore import snapshot as snapshots
-from posestore.errors import PoseStoreError, SourceError, StoreError
+from posestore.errors import PoseStoreError, SourceError, StoreError, first_line
 from posestore.layout import (  # noqa: F401 - part of this module's surface
     DEFAULT_STORE,
     LOCK_FILE,
@@ -103,10 +103,10 @@ def _one_version(method: Callable | None = None, *, retry: bool = True) -> Calla
     def read(self: Store, *args, **kwargs):
         if self._frozen:
             return method(self, *args, **kwargs)
-        snap = self.snapshot  # the newest version, bound once
+        self.snapshot  # noqa: B018 - the newest version, bound once
         self._frozen += 1
         try:
-            for _ in range(len(snap.tables.get("datasets", {})) + 2):
+            while True:  # ends: each retry follows a dataset newly marked, of finitely many
                 try:
                     return method(self, *args, **kwargs)
                 except (PoseStoreError, MemoryError):
@@ -114,7 +114,6 @@ def _one_version(method: Callable | None = None, *, retry: bool = True) -> Calla
                 except Exception as e:
                     if not retry or not self._found_damage(e, [*args, *kwargs.values()]):
                         raise
-            raise StoreError("the read kept failing on damaged files; `posestore check` lists them")
         finally:
             self._frozen -= 1
 
@@ -241,7 +240,7 @@ class Store:
             return self.dataset_info(dataset)  # now marked: says so in one line
         if len(rows) != 1 or rows[0]["dataset"] != dataset:
             self.snapshot.mark_damaged(
-                dataset, "datasets", files[0], f"holds {len(rows)} rows, not its one catalog row"
+                dataset, "datasets", files[0], snapshots.catalog_rows(len(rows))
             )
             return self.dataset_info(dataset)
         row = rows[0]
@@ -294,8 +293,8 @@ class Store:
             named = snapshots.owner(self.root, path)
             if named is None:
                 raise
-            reason = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-            self.snapshot.mark_damaged(named[1], named[0], path, f"cannot be read ({reason})")
+            what = f"cannot be read ({first_line(e)})"
+            self.snapshot.mark_damaged(named[1], named[0], path, what)
             if self._con is not None:
                 self._bind()  # the views leave it out too
             raise _Unreadable(named[1]) from None
